@@ -1,0 +1,39 @@
+//! The error type of fallible tensor operations.
+
+use std::fmt;
+
+/// An error from a tensor operation: which op failed and why, with the shapes involved.
+///
+/// Ops on [`Var`](crate::Var) panic with this message on misuse (see `docs/architecture.md`);
+/// their `try_` twins and the data constructors return it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    op: &'static str,
+    message: String,
+}
+
+impl Error {
+    /// An error raised by `op` (a short name such as `"matmul"`).
+    pub fn new(op: &'static str, message: impl Into<String>) -> Self {
+        Error { op, message: message.into() }
+    }
+    /// The name of the op that failed.
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+    /// What went wrong, without the op name.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.op, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for `Result<T, autograd::Error>`.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,303 @@
+//! The compute kernels behind every op. Everything above this module sees only slices and
+//! shapes, so a kernel can be made faster (SIMD, threads, a better GEMM) without touching
+//! the ops or their gradients.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::shape::{self, fmt_shape, numel, Shape};
+use crate::tensor::Tensor;
+use smallvec::SmallVec;
+
+/// Calls `f(i, off)` for each element `i` (row-major over `shape`) with the offset given by
+/// `strides` (one per dimension, possibly 0 for broadcast dimensions).
+#[inline]
+fn for_each_strided(shape: &[usize], strides: &[usize], mut f: impl FnMut(usize)) {
+    let total = numel(shape);
+    if total == 0 {
+        return;
+    }
+    let nd = shape.len();
+    if nd == 0 {
+        f(0);
+        return;
+    }
+    let inner = shape[nd - 1];
+    let is = strides[nd - 1];
+    let mut idx: SmallVec<[usize; 6]> = SmallVec::from_elem(0, nd);
+    let mut off = 0usize;
+    let mut done = 0usize;
+    loop {
+        for j in 0..inner {
+            f(off + j * is);
+        }
+        done += inner;
+        if done >= total {
+            return;
+        }
+        let mut d = nd - 1;
+        loop {
+            d -= 1;
+            idx[d] += 1;
+            off += strides[d];
+            if idx[d] < shape[d] {
+                break;
+            }
+            off -= strides[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Copies `data` read through `strides` into a fresh contiguous buffer of `shape`.
+pub(crate) fn gather_strided<T: Float>(data: &[T], shape: &[usize], strides: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(numel(shape));
+    for_each_strided(shape, strides, |o| out.push(data[o]));
+    out
+}
+
+pub(crate) fn map<T: Float>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
+    a.iter().map(|&x| f(x)).collect()
+}
+
+/// Elementwise `f(a, b)` over the broadcast shape `out`.
+pub(crate) fn zip_broadcast<T: Float>(
+    a: &[T],
+    sa: &[usize],
+    b: &[T],
+    sb: &[usize],
+    out: &[usize],
+    f: impl Fn(T, T) -> T,
+) -> Vec<T> {
+    if sa == sb {
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+    }
+    if b.len() == 1 && sa == out {
+        let y = b[0];
+        return a.iter().map(|&x| f(x, y)).collect();
+    }
+    if a.len() == 1 && sb == out {
+        let x = a[0];
+        return b.iter().map(|&y| f(x, y)).collect();
+    }
+    let stra = shape::broadcast_strides(sa, out);
+    let strb = shape::broadcast_strides(sb, out);
+    let n = numel(out);
+    let mut res = Vec::with_capacity(n);
+    // Walk both operands with one counter: offsets advance by their own strides.
+    let nd = out.len();
+    let inner = out[nd - 1];
+    let (ia, ib) = (stra[nd - 1], strb[nd - 1]);
+    let mut idx: SmallVec<[usize; 6]> = SmallVec::from_elem(0, nd);
+    let (mut oa, mut ob) = (0usize, 0usize);
+    if n == 0 {
+        return res;
+    }
+    loop {
+        for j in 0..inner {
+            res.push(f(a[oa + j * ia], b[ob + j * ib]));
+        }
+        if res.len() >= n {
+            return res;
+        }
+        let mut d = nd - 1;
+        loop {
+            d -= 1;
+            idx[d] += 1;
+            oa += stra[d];
+            ob += strb[d];
+            if idx[d] < out[d] {
+                break;
+            }
+            oa -= stra[d] * out[d];
+            ob -= strb[d] * out[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Sum of a slice with pairwise blocks of 8 accumulators (more accurate and faster than a
+/// single running sum).
+pub(crate) fn sum<T: Float>(a: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    let chunks = a.chunks_exact(8);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for &x in rem {
+        s += x;
+    }
+    s
+}
+
+/// Folds `data` (of `shape`) into a tensor of shape `kept` (same rank, reduced axes set to 1).
+pub(crate) fn reduce<T: Float>(data: &[T], shape: &[usize], kept: &[usize], init: T, f: impl Fn(T, T) -> T) -> Vec<T> {
+    let n_out = numel(kept);
+    let mut out = vec![init; n_out];
+    if data.is_empty() {
+        return out;
+    }
+    // Fast path: reducing only trailing axes means contiguous runs.
+    let nd = shape.len();
+    let first_reduced = (0..nd).find(|&i| kept[i] != shape[i]);
+    if let Some(fr) = first_reduced {
+        if (fr..nd).all(|i| kept[i] == 1) {
+            let run = numel(&shape[fr..]);
+            for (o, chunk) in out.iter_mut().zip(data.chunks_exact(run)) {
+                *o = chunk.iter().fold(init, |a, &x| f(a, x));
+            }
+            return out;
+        }
+    } else {
+        out.copy_from_slice(data);
+        return out;
+    }
+    let strides = shape::broadcast_strides(kept, shape);
+    let mut i = 0;
+    for_each_strided(shape, &strides, |o| {
+        out[o] = f(out[o], data[i]);
+        i += 1;
+    });
+    out
+}
+
+/// Batched matrix product of operands with at least 2 dimensions each: `op(a) @ op(b)`
+/// where `op` transposes the last two dimensions when `ta` / `tb` is set (by strides, no
+/// copy). Leading (batch) dimensions broadcast. Shapes are checked here.
+pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Result<Tensor<T>> {
+    let describe = || {
+        format!(
+            "{}{} x {}{}",
+            fmt_shape(a.shape()),
+            if ta { "^T" } else { "" },
+            fmt_shape(b.shape()),
+            if tb { "^T" } else { "" }
+        )
+    };
+    if a.ndim() < 2 || b.ndim() < 2 {
+        return Err(Error::new("matmul", format!("{}: batched operands need at least 2 dimensions", describe())));
+    }
+    let (ra, ca) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
+    let (rb, cb) = (b.shape()[b.ndim() - 2], b.shape()[b.ndim() - 1]);
+    let (m, k) = if ta { (ca, ra) } else { (ra, ca) };
+    let (k2, n) = if tb { (cb, rb) } else { (rb, cb) };
+    if k != k2 {
+        return Err(Error::new("matmul", format!("{}: inner dimensions {} and {} differ", describe(), k, k2)));
+    }
+    let ba = &a.shape()[..a.ndim() - 2];
+    let bb = &b.shape()[..b.ndim() - 2];
+    let batch = shape::broadcast_shapes("matmul", ba, bb)
+        .map_err(|_| Error::new("matmul", format!("{}: batch dimensions do not broadcast", describe())))?;
+    let nb = numel(&batch);
+    let mut out = vec![T::ZERO; nb * m * n];
+    // Offsets (in whole matrices) of each batch entry in a and b, honouring broadcast.
+    let (mut offs_a, mut offs_b) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
+    if batch.is_empty() {
+        offs_a.push(0);
+        offs_b.push(0);
+    } else {
+        for_each_strided(&batch, &shape::broadcast_strides(ba, &batch), |o| offs_a.push(o));
+        for_each_strided(&batch, &shape::broadcast_strides(bb, &batch), |o| offs_b.push(o));
+    }
+    let (sa, sb) = (ra * ca, rb * cb);
+    // Row and column strides of op(a) and op(b) inside one stored matrix.
+    let (rsa, csa) = if ta { (1, ca) } else { (ca, 1) };
+    let (rsb, csb) = if tb { (1, cb) } else { (cb, 1) };
+    if m > 0 && n > 0 {
+        for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
+            gemm_strided(
+                &a.data()[oa * sa..(oa + 1) * sa],
+                (rsa, csa),
+                &b.data()[ob * sb..(ob + 1) * sb],
+                (rsb, csb),
+                &mut out[bi * m * n..(bi + 1) * m * n],
+                m,
+                k,
+                n,
+            );
+        }
+    }
+    let mut out_shape: Shape = batch;
+    out_shape.push(m);
+    out_shape.push(n);
+    Ok(Tensor::from_parts(out, out_shape))
+}
+
+/// `numpy.matmul`: 1-d operands are promoted to a row (left) or a column (right) and the
+/// added dimension removed from the result.
+pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>> {
+    if a.ndim() == 0 || b.ndim() == 0 {
+        return Err(Error::new(
+            "matmul",
+            format!("{} x {}: operands must have at least 1 dimension", fmt_shape(a.shape()), fmt_shape(b.shape())),
+        ));
+    }
+    let ka = a.shape()[a.ndim() - 1];
+    let kb = if b.ndim() == 1 { b.shape()[0] } else { b.shape()[b.ndim() - 2] };
+    if ka != kb {
+        return Err(Error::new(
+            "matmul",
+            format!("{} x {}: inner dimensions {} and {} differ", fmt_shape(a.shape()), fmt_shape(b.shape()), ka, kb),
+        ));
+    }
+    let a2 = if a.ndim() == 1 { a.reshape([1, ka]) } else { a.clone() };
+    let b2 = if b.ndim() == 1 { b.reshape([kb, 1]) } else { b.clone() };
+    let out = matmul_nd(&a2, &b2, false, false)?;
+    let mut s: Shape = out.shape().into();
+    if b.ndim() == 1 {
+        s.pop();
+    }
+    if a.ndim() == 1 {
+        s.remove(s.len() - if b.ndim() == 1 { 1 } else { 2 });
+    }
+    Ok(out.reshape(s))
+}
+
+/// `c = op(a) (m x k) * op(b) (k x n)` with the given (row, column) strides for the
+/// operands; `c` is row-major and contiguous.
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided<T: Float>(
+    a: &[T],
+    (rsa, csa): (usize, usize),
+    b: &[T],
+    (rsb, csb): (usize, usize),
+    c: &mut [T],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() == m * n, "gemm: buffer sizes do not match {m}x{k}x{n}");
+    if k == 0 {
+        c.iter_mut().for_each(|x| *x = T::ZERO);
+        return;
+    }
+    // The largest offset read is (m-1)*rsa + (k-1)*csa; check it lies inside `a` (same for b).
+    assert!(
+        (m - 1) * rsa + (k - 1) * csa < a.len() && (k - 1) * rsb + (n - 1) * csb < b.len(),
+        "gemm: strides exceed buffers"
+    );
+    // SAFETY: the asserts above guarantee every element addressed through the strides lies
+    // inside its slice, and `c` is a distinct &mut borrow of exactly m*n elements, so it
+    // aliases neither input.
+    unsafe {
+        T::gemm(
+            m,
+            k,
+            n,
+            T::ONE,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            T::ZERO,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! Neural-network functions with fused, numerically stable forward passes: softmax,
+//! log-softmax, cross-entropy from logits, binary cross-entropy with logits.
+
+use crate::float::Float;
+use crate::shape::{self as sh, fmt_shape};
+use crate::tape::{InputGrads, Op, Var};
+use crate::tensor::{split_at_axis, Tensor};
+use smallvec::smallvec;
+use std::rc::Rc;
+
+/// Applies `f(row, out_row)` to every 1-d lane along `axis` (copying strided lanes).
+fn lanes<T: Float>(x: &Tensor<T>, axis: usize, f: impl Fn(&[T], &mut [T])) -> Tensor<T> {
+    let (outer, n, inner) = split_at_axis(x.shape(), axis);
+    let mut out = vec![T::ZERO; x.numel()];
+    let data = x.data();
+    if inner == 1 {
+        for (src, dst) in data.chunks_exact(n.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
+            f(src, dst);
+        }
+    } else {
+        let mut lane = vec![T::ZERO; n];
+        let mut res = vec![T::ZERO; n];
+        for o in 0..outer {
+            for i in 0..inner {
+                for k in 0..n {
+                    lane[k] = data[(o * n + k) * inner + i];
+                }
+                f(&lane, &mut res);
+                for k in 0..n {
+                    out[(o * n + k) * inner + i] = res[k];
+                }
+            }
+        }
+    }
+    Tensor::from_vec(out, x.shape()).expect("lanes keep the shape")
+}
+
+fn lane_max<T: Float>(row: &[T]) -> T {
+    let m = row.iter().fold(T::NEG_INFINITY, |a, &v| if v > a { v } else { a });
+    if m.is_finite() {
+        m
+    } else {
+        T::ZERO
+    }
+}
+
+fn softmax_lane<T: Float>(row: &[T], out: &mut [T]) {
+    let m = lane_max(row);
+    let mut s = T::ZERO;
+    for (o, &v) in out.iter_mut().zip(row) {
+        *o = (v - m).exp();
+        s += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= s;
+    }
+}
+
+fn log_softmax_lane<T: Float>(row: &[T], out: &mut [T]) {
+    let m = lane_max(row);
+    let s: T = row.iter().map(|&v| (v - m).exp()).sum();
+    let lse = m + s.ln();
+    for (o, &v) in out.iter_mut().zip(row) {
+        *o = v - lse;
+    }
+}
+
+struct Softmax {
+    axis: isize,
+}
+impl<T: Float> Op<T> for Softmax {
+    fn name(&self) -> &'static str {
+        "softmax"
+    }
+    fn backward(&self, _inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        // dx = y * (g - sum(g * y))
+        let gy = g * y;
+        smallvec![Some(&gy - &(y * &gy.sum_axes(&[self.axis], true)))]
+    }
+}
+
+struct LogSoftmax {
+    axis: isize,
+}
+impl<T: Float> Op<T> for LogSoftmax {
+    fn name(&self) -> &'static str {
+        "log_softmax"
+    }
+    fn backward(&self, _inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        // dx = g - softmax(x) * sum(g), with softmax(x) = exp(y)
+        smallvec![Some(g - &(&y.exp() * &g.sum_axes(&[self.axis], true)))]
+    }
+}
+
+struct CrossEntropy {
+    targets: Rc<[usize]>,
+}
+impl<T: Float> Op<T> for CrossEntropy {
+    fn name(&self) -> &'static str {
+        "cross_entropy"
+    }
+    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        let x = &inputs[0];
+        let n = x.shape()[0];
+        let onehot = Var::constant(Tensor::try_one_hot(&self.targets, x.shape()[1]).expect("checked in forward"));
+        // d/dx mean_i(lse(x_i) - x_i[t_i]) = (softmax(x) - onehot) / n
+        let d = (&x.softmax(-1) - &onehot).div_scalar(T::from_usize(n));
+        smallvec![Some(&d * g)]
+    }
+}
+
+struct BceWithLogits;
+impl<T: Float> Op<T> for BceWithLogits {
+    fn name(&self) -> &'static str {
+        "binary_cross_entropy_with_logits"
+    }
+    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        let (x, t) = (&inputs[0], &inputs[1]);
+        let n = T::from_usize(x.numel());
+        let gx = x.requires_grad().then(|| &(&x.sigmoid() - t).div_scalar(n) * g);
+        let gt = t.requires_grad().then(|| &(-x).div_scalar(n) * g);
+        smallvec![gx, gt]
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// Softmax along `axis`: exp(x) / sum(exp(x)), computed with the maximum subtracted so
+    /// large logits do not overflow.
+    pub fn softmax(&self, axis: isize) -> Var<T> {
+        let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        let value = lanes(self.value(), ax, softmax_lane);
+        Var::from_op(Softmax { axis: ax as isize }, &[self], value)
+    }
+
+    /// log(softmax(x)) along `axis`, computed as x - logsumexp(x) (stable, no log of 0).
+    pub fn log_softmax(&self, axis: isize) -> Var<T> {
+        let ax = sh::normalize_axis("log_softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        let value = lanes(self.value(), ax, log_softmax_lane);
+        Var::from_op(LogSoftmax { axis: ax as isize }, &[self], value)
+    }
+
+    /// Mean cross-entropy between logits `[n, classes]` and integer class targets
+    /// (`torch.nn.functional.cross_entropy`), fused: no softmax is materialised in the
+    /// forward pass and the result is finite for any finite logits.
+    ///
+    /// # Panics
+    /// If the logits are not 2-d, the number of targets is not `n`, or a target is not a
+    /// valid class.
+    pub fn cross_entropy(&self, targets: &[usize]) -> Var<T> {
+        self.try_cross_entropy(targets).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Fallible [`cross_entropy`](Self::cross_entropy).
+    pub fn try_cross_entropy(&self, targets: &[usize]) -> crate::Result<Var<T>> {
+        let op = "cross_entropy";
+        if self.ndim() != 2 {
+            return Err(crate::Error::new(op, format!("logits must be [n, classes], got {}", fmt_shape(self.shape()))));
+        }
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        if targets.len() != n {
+            return Err(crate::Error::new(
+                op,
+                format!("{} targets for logits of shape {}", targets.len(), fmt_shape(self.shape())),
+            ));
+        }
+        if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= c) {
+            return Err(crate::Error::new(op, format!("target {t} at position {i} is not below {c} classes")));
+        }
+        let data = self.value().data();
+        let mut total = 0.0f64;
+        for (row, &t) in data.chunks_exact(c.max(1)).zip(targets) {
+            let m = lane_max(row);
+            let s: T = row.iter().map(|&v| (v - m).exp()).sum();
+            total += (m + s.ln() - row[t]).to_f64();
+        }
+        let value = Tensor::scalar(T::from_f64(total / n as f64));
+        Ok(Var::from_op(CrossEntropy { targets: targets.into() }, &[self], value))
+    }
+
+    /// Mean binary cross-entropy between logits and targets in [0, 1] of the same shape
+    /// (`torch.nn.functional.binary_cross_entropy_with_logits`), computed stably as
+    /// `max(x, 0) - x t + ln(1 + e^-|x|)`.
+    ///
+    /// # Panics
+    /// If the shapes differ.
+    pub fn binary_cross_entropy_with_logits(&self, targets: &Var<T>) -> Var<T> {
+        assert!(
+            self.shape() == targets.shape(),
+            "binary_cross_entropy_with_logits: logits {} and targets {} differ in shape",
+            fmt_shape(self.shape()),
+            fmt_shape(targets.shape())
+        );
+        let total: f64 = self
+            .value()
+            .data()
+            .iter()
+            .zip(targets.value().data())
+            .map(|(&x, &t)| (x.max(T::ZERO) - x * t + (-x.abs()).exp().ln_1p()).to_f64())
+            .sum();
+        let value = Tensor::scalar(T::from_f64(total / self.numel() as f64));
+        Var::from_op(BceWithLogits, &[self, targets], value)
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Softmax along `axis` (untracked).
+    pub fn softmax(&self, axis: isize) -> Tensor<T> {
+        let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        lanes(self, ax, softmax_lane)
+    }
+}

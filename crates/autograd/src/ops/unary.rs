@@ -1,0 +1,272 @@
+//! Elementwise functions of one variable.
+
+use super::c;
+use crate::float::Float;
+use crate::tape::{InputGrads, Op, Var};
+use crate::tensor::Tensor;
+use smallvec::smallvec;
+
+/// Defines a unary op: a unit struct, its backward rule, and the `Var` method.
+/// In the backward expression, `x` is the input, `y` the output, `g` the incoming gradient.
+macro_rules! unary_op {
+    ($(#[$doc:meta])* $method:ident, $Op:ident, $name:literal,
+     fwd: |$v:ident| $fwd:expr,
+     bwd: |$x:ident, $y:ident, $g:ident| $bwd:expr) => {
+        struct $Op;
+        impl<T: Float> Op<T> for $Op {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            #[allow(unused_variables)]
+            fn backward(&self, inputs: &[Var<T>], $y: &Var<T>, $g: &Var<T>) -> InputGrads<T> {
+                let $x = &inputs[0];
+                smallvec![Some($bwd)]
+            }
+        }
+        impl<T: Float> Var<T> {
+            $(#[$doc])*
+            pub fn $method(&self) -> Var<T> {
+                let value = self.value().map(|$v: T| $fwd);
+                Var::from_op($Op, &[self], value)
+            }
+        }
+    };
+}
+
+/// A constant mask: `f(x)` elementwise, with no gradient.
+fn mask<T: Float>(x: &Var<T>, f: impl Fn(T) -> T + Sync) -> Var<T> {
+    Var::constant(x.value().map(f))
+}
+
+unary_op!(
+    /// -x.
+    neg, Neg, "neg",
+    fwd: |v| -v,
+    bwd: |x, y, g| -g
+);
+unary_op!(
+    /// e^x.
+    exp, Exp, "exp",
+    fwd: |v| v.exp(),
+    bwd: |x, y, g| g * y
+);
+unary_op!(
+    /// Natural logarithm (-inf at 0, NaN below).
+    ln, Ln, "ln",
+    fwd: |v| v.ln(),
+    bwd: |x, y, g| g / x
+);
+unary_op!(
+    /// ln(1 + x), accurate for small x.
+    log1p, Log1p, "log1p",
+    fwd: |v| v.ln_1p(),
+    bwd: |x, y, g| g / &(x + T::ONE)
+);
+unary_op!(
+    /// Square root. The gradient at 0 is +inf, as in PyTorch.
+    sqrt, Sqrt, "sqrt",
+    fwd: |v| v.sqrt(),
+    bwd: |x, y, g| g / &(y * c::<T>(2.0))
+);
+unary_op!(
+    /// x^2.
+    square, Square, "square",
+    fwd: |v| v * v,
+    bwd: |x, y, g| g * &(x * c::<T>(2.0))
+);
+unary_op!(
+    /// 1/x.
+    recip, Recip, "recip",
+    fwd: |v| T::ONE / v,
+    bwd: |x, y, g| -(g * &y.square())
+);
+unary_op!(
+    /// |x|. The gradient at 0 is 0 (the subgradient PyTorch uses).
+    abs, Abs, "abs",
+    fwd: |v| v.abs(),
+    bwd: |x, y, g| g * &mask(x, |v| if v > T::ZERO { T::ONE } else if v < T::ZERO { -T::ONE } else { T::ZERO })
+);
+unary_op!(
+    /// Sine.
+    sin, Sin, "sin",
+    fwd: |v| v.sin(),
+    bwd: |x, y, g| g * &x.cos()
+);
+unary_op!(
+    /// Cosine.
+    cos, Cos, "cos",
+    fwd: |v| v.cos(),
+    bwd: |x, y, g| -(g * &x.sin())
+);
+unary_op!(
+    /// Hyperbolic tangent.
+    tanh, Tanh, "tanh",
+    fwd: |v| v.tanh(),
+    bwd: |x, y, g| g * &(-y.square() + T::ONE)
+);
+unary_op!(
+    /// The logistic function 1 / (1 + e^-x), computed without overflow for large |x|.
+    sigmoid, Sigmoid, "sigmoid",
+    fwd: |v| sigmoid(v),
+    bwd: |x, y, g| g * &(y * &(-y + T::ONE))
+);
+unary_op!(
+    /// max(x, 0). The gradient at 0 is 0.
+    relu, Relu, "relu",
+    fwd: |v| if v > T::ZERO { v } else { T::ZERO },
+    bwd: |x, y, g| g * &mask(x, |v| if v > T::ZERO { T::ONE } else { T::ZERO })
+);
+unary_op!(
+    /// The error function.
+    erf, Erf, "erf",
+    fwd: |v| v.erf(),
+    // d/dx erf(x) = 2/sqrt(pi) e^(-x^2)
+    bwd: |x, y, g| g * &(x.square().neg().exp() * c::<T>(std::f64::consts::FRAC_2_SQRT_PI))
+);
+unary_op!(
+    /// GELU, the exact form x * Phi(x) with Phi the standard normal CDF (PyTorch's and
+    /// Keras' default, not the tanh approximation).
+    gelu, Gelu, "gelu",
+    fwd: |v| v * c::<T>(0.5) * (T::ONE + (v * c::<T>(std::f64::consts::FRAC_1_SQRT_2)).erf()),
+    // d/dx x Phi(x) = Phi(x) + x phi(x)
+    bwd: |x, y, g| {
+        let cdf = (x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)).erf() * c::<T>(0.5) + c::<T>(0.5);
+        let pdf = (x.square() * c::<T>(-0.5)).exp() * c::<T>(1.0 / (2.0 * std::f64::consts::PI).sqrt());
+        g * &(cdf + &(x * &pdf))
+    }
+);
+unary_op!(
+    /// ln(1 + e^x), computed stably as max(x, 0) + ln(1 + e^-|x|).
+    softplus, Softplus, "softplus",
+    fwd: |v| v.max(T::ZERO) + (-v.abs()).exp().ln_1p(),
+    bwd: |x, y, g| g * &x.sigmoid()
+);
+
+/// Numerically stable logistic function.
+#[inline]
+pub(crate) fn sigmoid<T: Float>(v: T) -> T {
+    if v >= T::ZERO {
+        T::ONE / (T::ONE + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (T::ONE + e)
+    }
+}
+
+struct Powi(i32);
+impl<T: Float> Op<T> for Powi {
+    fn name(&self) -> &'static str {
+        "powi"
+    }
+    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        if self.0 == 0 {
+            return smallvec![None];
+        }
+        smallvec![Some(g * &(inputs[0].powi(self.0 - 1) * T::from_f64(self.0 as f64)))]
+    }
+}
+
+struct Powf(f64);
+impl<T: Float> Op<T> for Powf {
+    fn name(&self) -> &'static str {
+        "powf"
+    }
+    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        if self.0 == 0.0 {
+            return smallvec![None];
+        }
+        smallvec![Some(g * &(inputs[0].powf(self.0 - 1.0) * T::from_f64(self.0)))]
+    }
+}
+
+struct LeakyRelu(f64);
+impl<T: Float> Op<T> for LeakyRelu {
+    fn name(&self) -> &'static str {
+        "leaky_relu"
+    }
+    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        let a = T::from_f64(self.0);
+        smallvec![Some(g * &mask(&inputs[0], move |v| if v > T::ZERO { T::ONE } else { a }))]
+    }
+}
+
+struct Elu(f64);
+impl<T: Float> Op<T> for Elu {
+    fn name(&self) -> &'static str {
+        "elu"
+    }
+    fn backward(&self, inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        // x > 0: 1; else alpha e^x = y + alpha (kept as a Var so second derivatives flow).
+        let pos = mask(&inputs[0], |v| if v > T::ZERO { T::ONE } else { T::ZERO });
+        let neg = mask(&inputs[0], |v| if v > T::ZERO { T::ZERO } else { T::ONE });
+        let d = &pos + &(&neg * &(y + T::from_f64(self.0)));
+        smallvec![Some(g * &d)]
+    }
+}
+
+struct Clamp(f64, f64);
+impl<T: Float> Op<T> for Clamp {
+    fn name(&self) -> &'static str {
+        "clamp"
+    }
+    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
+        let (lo, hi) = (T::from_f64(self.0), T::from_f64(self.1));
+        smallvec![Some(g * &mask(&inputs[0], move |v| if v >= lo && v <= hi { T::ONE } else { T::ZERO }))]
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// x^n for an integer n.
+    pub fn powi(&self, n: i32) -> Var<T> {
+        let value = self.value().map(|v| v.powi(n));
+        Var::from_op(Powi(n), &[self], value)
+    }
+
+    /// x^p for a real constant p (see [`pow`](Self::pow) for a variable exponent).
+    pub fn powf(&self, p: f64) -> Var<T> {
+        let pt = T::from_f64(p);
+        let value = self.value().map(|v| v.powf(pt));
+        Var::from_op(Powf(p), &[self], value)
+    }
+
+    /// x for x > 0, else `alpha * x`.
+    pub fn leaky_relu(&self, alpha: f64) -> Var<T> {
+        let a = T::from_f64(alpha);
+        let value = self.value().map(|v| if v > T::ZERO { v } else { a * v });
+        Var::from_op(LeakyRelu(alpha), &[self], value)
+    }
+
+    /// x for x > 0, else `alpha * (e^x - 1)`.
+    pub fn elu(&self, alpha: f64) -> Var<T> {
+        let a = T::from_f64(alpha);
+        let value = self.value().map(|v| if v > T::ZERO { v } else { a * v.exp_m1() });
+        Var::from_op(Elu(alpha), &[self], value)
+    }
+
+    /// Limits every element to `[min, max]`. The gradient is 1 inside the closed interval
+    /// and 0 outside (as in PyTorch).
+    ///
+    /// # Panics
+    /// If `min > max`.
+    pub fn clamp(&self, min: f64, max: f64) -> Var<T> {
+        assert!(min <= max, "clamp: min ({min}) is above max ({max})");
+        let (lo, hi) = (T::from_f64(min), T::from_f64(max));
+        let value = self.value().map(|v| {
+            if v < lo {
+                lo
+            } else if v > hi {
+                hi
+            } else {
+                v
+            }
+        });
+        Var::from_op(Clamp(min, max), &[self], value)
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// The logistic function, elementwise and numerically stable.
+    pub fn sigmoid(&self) -> Tensor<T> {
+        self.map(sigmoid)
+    }
+}

@@ -1,0 +1,105 @@
+//! Shapes, strides, axes and broadcasting rules.
+
+use crate::error::{Error, Result};
+use smallvec::SmallVec;
+
+/// The dimensions of a tensor, outermost first. Inline for up to 4 dimensions.
+pub type Shape = SmallVec<[usize; 4]>;
+
+/// Formats a shape as `[2, 3]` for error messages.
+pub(crate) fn fmt_shape(s: &[usize]) -> String {
+    format!("{s:?}")
+}
+
+/// Number of elements of a shape (1 for a 0-d shape).
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Row-major (C-order) strides of a contiguous tensor of this shape.
+pub fn contiguous_strides(shape: &[usize]) -> Shape {
+    let mut strides: Shape = SmallVec::from_elem(1, shape.len());
+    let mut acc = 1;
+    for i in (0..shape.len()).rev() {
+        strides[i] = acc;
+        acc *= shape[i];
+    }
+    strides
+}
+
+/// Resolves a possibly negative axis (`-1` is the last) against `ndim` dimensions.
+pub fn normalize_axis(op: &'static str, axis: isize, ndim: usize) -> Result<usize> {
+    let n = ndim as isize;
+    let a = if axis < 0 { axis + n } else { axis };
+    if a < 0 || a >= n {
+        return Err(Error::new(op, format!("axis {axis} is out of range for a tensor with {ndim} dimensions")));
+    }
+    Ok(a as usize)
+}
+
+/// Resolves a list of axes; an empty list means every axis. Duplicates are an error.
+pub fn normalize_axes(op: &'static str, axes: &[isize], ndim: usize) -> Result<SmallVec<[usize; 4]>> {
+    if axes.is_empty() {
+        return Ok((0..ndim).collect());
+    }
+    let mut out: SmallVec<[usize; 4]> = SmallVec::new();
+    for &a in axes {
+        let a = normalize_axis(op, a, ndim)?;
+        if out.contains(&a) {
+            return Err(Error::new(op, format!("axis {a} is repeated in {axes:?}")));
+        }
+        out.push(a);
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The NumPy broadcast of two shapes: dimensions are aligned from the right, and each pair
+/// must be equal or contain a 1.
+pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Shape> {
+    let n = a.len().max(b.len());
+    let mut out: Shape = SmallVec::from_elem(0, n);
+    for i in 0..n {
+        let da = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
+        let db = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return Err(Error::new(
+                op,
+                format!(
+                    "shapes {} and {} cannot be broadcast together (dimension {} is {} vs {})",
+                    fmt_shape(a),
+                    fmt_shape(b),
+                    i,
+                    da,
+                    db
+                ),
+            ));
+        };
+    }
+    Ok(out)
+}
+
+/// Strides with which to read a tensor of shape `from` as if it had the broadcast shape `to`:
+/// broadcast dimensions get stride 0. `from` must broadcast to `to`.
+pub(crate) fn broadcast_strides(from: &[usize], to: &[usize]) -> Shape {
+    let strides = contiguous_strides(from);
+    let off = to.len() - from.len();
+    let mut out: Shape = SmallVec::from_elem(0, to.len());
+    for i in 0..from.len() {
+        out[i + off] = if from[i] == 1 && to[i + off] != 1 { 0 } else { strides[i] };
+    }
+    out
+}
+
+/// Whether `from` can be broadcast to exactly `to`.
+pub fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
+    if from.len() > to.len() {
+        return false;
+    }
+    let off = to.len() - from.len();
+    from.iter().enumerate().all(|(i, &d)| d == to[i + off] || d == 1)
+}

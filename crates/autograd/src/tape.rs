@@ -1,0 +1,613 @@
+//! The tape (the record of one forward pass), variables on it, and the reverse sweep.
+
+use crate::float::Float;
+use crate::shape::fmt_shape;
+use crate::tensor::Tensor;
+use smallvec::SmallVec;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+/// The gradients an [`Op`]'s backward rule returns: one entry per input, `None` where the
+/// input needs no gradient (or the gradient is identically zero).
+pub type InputGrads<T> = SmallVec<[Option<Var<T>>; 2]>;
+
+/// A differentiable operation: the backward half. The forward value is computed by the
+/// caller and handed to [`Var::from_op`] together with the op.
+///
+/// The backward rule is written with the same differentiable operations on [`Var`] as any
+/// forward code, so that with [`BackwardOptions::create_graph`] the sweep records it and
+/// gradients of gradients work. Implementing this trait is also how users write custom ops
+/// (see [`Function`] for the form that bundles the forward too).
+pub trait Op<T: Float>: 'static {
+    /// A short name for error messages and anomaly reports, such as `"matmul"`.
+    fn name(&self) -> &'static str;
+
+    /// Given the op's inputs, its output and the gradient `grad` of the final result with
+    /// respect to that output (same shape as `output`), returns the gradient with respect to
+    /// each input (same shape as that input).
+    ///
+    /// Inputs that do not need a gradient (`!inputs[i].requires_grad()`) may get `None`.
+    fn backward(&self, inputs: &[Var<T>], output: &Var<T>, grad: &Var<T>) -> InputGrads<T>;
+}
+
+/// A custom differentiable function with both halves, in the manner of
+/// `torch.autograd.Function`. Apply it with [`Var::apply`].
+///
+/// ```
+/// use autograd::{Function, Op, InputGrads, Tape, Tensor, Var};
+/// /// f(x) = x^3, written as one op.
+/// struct Cube;
+/// impl Op<f64> for Cube {
+///     fn name(&self) -> &'static str { "cube" }
+///     fn backward(&self, x: &[Var<f64>], _y: &Var<f64>, g: &Var<f64>) -> InputGrads<f64> {
+///         // written with differentiable ops, so second derivatives work too
+///         autograd::smallvec![Some(g * &x[0].square() * 3.0)]
+///     }
+/// }
+/// impl Function<f64> for Cube {
+///     fn forward(&self, x: &[&Tensor<f64>]) -> Tensor<f64> { x[0].map(|v| v * v * v) }
+/// }
+/// let tape = Tape::new();
+/// let x = tape.var(Tensor::scalar(2.0));
+/// let y = Var::apply(Cube, &[&x]);
+/// assert_eq!(y.backward().wrt(&x).item(), 12.0);
+/// ```
+pub trait Function<T: Float>: Op<T> + Sized {
+    /// Computes the output value from the input values.
+    fn forward(&self, inputs: &[&Tensor<T>]) -> Tensor<T>;
+}
+
+/// An input of a recorded node: its tape position (if it is on the tape) and its value.
+struct Saved<T> {
+    id: Option<usize>,
+    value: Tensor<T>,
+}
+
+struct Node<T> {
+    /// `None` for leaves (and for freed nodes, see `freed`).
+    op: Option<Box<dyn Op<T>>>,
+    name: &'static str,
+    inputs: SmallVec<[Saved<T>; 2]>,
+    value: Option<Tensor<T>>,
+    leaf: bool,
+    freed: bool,
+}
+
+pub(crate) struct TapeInner<T> {
+    nodes: RefCell<Vec<Node<T>>>,
+}
+
+/// The record of a forward pass. Create one per forward/backward step; every op on a
+/// [`Var`] of this tape appends a node, and [`Var::backward`] sweeps it in reverse.
+///
+/// The tape is shared by its variables (reference counted): the graph is freed when the tape
+/// and every `Var` on it are dropped, and the buffers saved for backward are released by the
+/// sweep itself unless [`BackwardOptions::retain_graph`] is set.
+///
+/// A `Tape` is not `Send`: a graph belongs to one thread. Tensors are `Send` and can cross.
+pub struct Tape<T: Float> {
+    inner: Rc<TapeInner<T>>,
+}
+
+impl<T: Float> Clone for Tape<T> {
+    fn clone(&self) -> Self {
+        Tape { inner: self.inner.clone() }
+    }
+}
+
+impl<T: Float> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Float> fmt::Debug for Tape<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tape({} nodes)", self.len())
+    }
+}
+
+impl<T: Float> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape { inner: Rc::new(TapeInner { nodes: RefCell::new(Vec::new()) }) }
+    }
+
+    /// An empty tape with room for `n` nodes (avoids regrowth in big scalar graphs).
+    pub fn with_capacity(n: usize) -> Self {
+        Tape { inner: Rc::new(TapeInner { nodes: RefCell::new(Vec::with_capacity(n)) }) }
+    }
+
+    /// A variable that gradients are computed for (a leaf of the graph).
+    pub fn var(&self, value: Tensor<T>) -> Var<T> {
+        let mut nodes = self.inner.nodes.borrow_mut();
+        let id = nodes.len();
+        nodes.push(Node {
+            op: None,
+            name: "leaf",
+            inputs: SmallVec::new(),
+            value: Some(value.clone()),
+            leaf: true,
+            freed: false,
+        });
+        Var { node: Some((self.inner.clone(), id)), value }
+    }
+
+    /// A constant: takes part in ops but gets no gradient. Same as [`Var::constant`].
+    pub fn constant(&self, value: Tensor<T>) -> Var<T> {
+        Var::constant(value)
+    }
+
+    /// The number of recorded nodes (leaves included).
+    pub fn len(&self) -> usize {
+        self.inner.nodes.borrow().len()
+    }
+
+    /// Whether nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether two handles refer to the same tape.
+    pub fn same(&self, other: &Tape<T>) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+// ------------------------------------------------------------------------ grad mode
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether ops currently record onto tapes (false inside [`no_grad`]).
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+
+/// Restores the previous grad mode when dropped. Made by [`no_grad_guard`] or [`enable_grad_guard`].
+#[must_use = "the mode is restored when the guard is dropped"]
+pub struct GradModeGuard {
+    prev: bool,
+}
+
+impl Drop for GradModeGuard {
+    fn drop(&mut self) {
+        GRAD_ENABLED.with(|g| g.set(self.prev));
+    }
+}
+
+fn set_grad_mode(on: bool) -> GradModeGuard {
+    let prev = GRAD_ENABLED.with(|g| g.replace(on));
+    GradModeGuard { prev }
+}
+
+/// Turns recording off until the guard is dropped (for evaluation and inference).
+pub fn no_grad_guard() -> GradModeGuard {
+    set_grad_mode(false)
+}
+
+/// Turns recording on until the guard is dropped (e.g. inside a [`no_grad`] scope).
+pub fn enable_grad_guard() -> GradModeGuard {
+    set_grad_mode(true)
+}
+
+/// Runs `f` without recording: ops on variables compute values only, allocate no graph and
+/// return constants, like `torch.no_grad()`.
+///
+/// ```
+/// use autograd::{no_grad, Tape, Tensor};
+/// let tape = Tape::<f32>::new();
+/// let x = tape.var(Tensor::scalar(3.0));
+/// let y = no_grad(|| &x * 2.0);
+/// assert!(!y.requires_grad());
+/// ```
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    let _g = no_grad_guard();
+    f()
+}
+
+// ------------------------------------------------------------------------ Var
+
+/// A value in a computation: a [`Tensor`] plus, if it was recorded on a [`Tape`], its place
+/// there. Ops on `Var`s compute their value at once and record themselves when some input
+/// needs a gradient, so plain Rust control flow builds the graph as it runs.
+///
+/// Operators `+ - * /` and unary `-` work between `Var`s, references and scalars.
+///
+/// ```
+/// use autograd::{Tape, Tensor};
+/// let tape = Tape::new();
+/// let x = tape.var(Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0], [3])?);
+/// let w = tape.var(Tensor::<f64>::ones([3, 2]));
+/// let y = (x.matmul(&w).tanh() * 2.0).sum();
+/// let g = y.backward();
+/// assert_eq!(g.wrt(&w).shape(), &[3, 2]);
+/// # Ok::<(), autograd::Error>(())
+/// ```
+pub struct Var<T: Float> {
+    node: Option<(Rc<TapeInner<T>>, usize)>,
+    value: Tensor<T>,
+}
+
+impl<T: Float> Clone for Var<T> {
+    fn clone(&self) -> Self {
+        Var { node: self.node.clone(), value: self.value.clone() }
+    }
+}
+
+impl<T: Float> fmt::Debug for Var<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.node {
+            Some((_, id)) => write!(f, "Var(#{id}, {:?})", self.value),
+            None => write!(f, "Var(constant, {:?})", self.value),
+        }
+    }
+}
+
+impl<T: Float> fmt::Display for Var<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}
+
+impl<T: Float> From<Tensor<T>> for Var<T> {
+    fn from(t: Tensor<T>) -> Self {
+        Var::constant(t)
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// A constant, on no tape: it takes part in ops but gets no gradient.
+    pub fn constant(value: Tensor<T>) -> Self {
+        Var { node: None, value }
+    }
+
+    /// A 0-d constant.
+    pub fn scalar(v: T) -> Self {
+        Var::constant(Tensor::scalar(v))
+    }
+
+    /// The current value.
+    pub fn value(&self) -> &Tensor<T> {
+        &self.value
+    }
+
+    /// The value, consuming the variable.
+    pub fn into_value(self) -> Tensor<T> {
+        self.value
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> &[usize] {
+        self.value.shape()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.value.ndim()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.value.numel()
+    }
+
+    /// The single value of a one-element variable (see [`Tensor::item`]).
+    pub fn item(&self) -> T {
+        self.value.item()
+    }
+
+    /// Whether this value is recorded on a tape, so that gradients flow to it.
+    pub fn requires_grad(&self) -> bool {
+        self.node.is_some()
+    }
+
+    /// The same value as a constant: gradients stop here.
+    pub fn detach(&self) -> Var<T> {
+        Var::constant(self.value.clone())
+    }
+
+    /// The tape this variable is recorded on, if any.
+    pub fn tape(&self) -> Option<Tape<T>> {
+        self.node.as_ref().map(|(t, _)| Tape { inner: t.clone() })
+    }
+
+    /// The position on its tape (for diagnostics), if recorded.
+    pub fn id(&self) -> Option<usize> {
+        self.node.as_ref().map(|(_, id)| *id)
+    }
+
+    /// Records `op` with these inputs and the already computed output `value`.
+    ///
+    /// Nothing is recorded (a constant is returned) when no input is on a tape or grad mode
+    /// is off, so inference allocates no graph.
+    ///
+    /// # Panics
+    /// If the inputs are on different tapes.
+    pub fn from_op<O: Op<T>>(op: O, inputs: &[&Var<T>], value: Tensor<T>) -> Var<T> {
+        let mut tape: Option<&Rc<TapeInner<T>>> = None;
+        for v in inputs {
+            if let Some((t, _)) = &v.node {
+                match tape {
+                    None => tape = Some(t),
+                    Some(t0) => {
+                        if !Rc::ptr_eq(t0, t) {
+                            panic!(
+                                "{}: inputs are recorded on different tapes; build one forward pass on one tape",
+                                op.name()
+                            )
+                        }
+                    }
+                }
+            }
+        }
+        let tape = match tape {
+            Some(t) if is_grad_enabled() => t.clone(),
+            _ => return Var::constant(value),
+        };
+        let saved = inputs.iter().map(|v| Saved { id: v.id(), value: v.value.clone() }).collect();
+        let id = {
+            let mut nodes = tape.nodes.borrow_mut();
+            let id = nodes.len();
+            nodes.push(Node {
+                name: op.name(),
+                op: Some(Box::new(op)),
+                inputs: saved,
+                value: Some(value.clone()),
+                leaf: false,
+                freed: false,
+            });
+            id
+        };
+        Var { node: Some((tape, id)), value }
+    }
+
+    /// Applies a custom [`Function`]: runs its forward on the input values and records it.
+    pub fn apply<F: Function<T>>(f: F, inputs: &[&Var<T>]) -> Var<T> {
+        let values: SmallVec<[&Tensor<T>; 4]> = inputs.iter().map(|v| &v.value).collect();
+        let out = f.forward(&values);
+        Var::from_op(f, inputs, out)
+    }
+
+    // -------------------------------------------------------------------- backward
+
+    /// Reverse sweep from this value, seeded with ones (so for a scalar loss, d loss/d loss = 1;
+    /// for a non-scalar value it gives the gradient of `self.sum()`). Returns the gradients of
+    /// every leaf created with [`Tape::var`].
+    ///
+    /// The buffers saved for backward are freed as the sweep passes them: a second backward
+    /// through the same nodes panics with a message naming the op. Use
+    /// [`backward_with`](Self::backward_with) and `retain_graph` to sweep twice.
+    ///
+    /// # Panics
+    /// If this value is not recorded on a tape (a constant has no gradient).
+    pub fn backward(&self) -> Gradients<T> {
+        self.backward_with(BackwardOptions::default())
+    }
+
+    /// Reverse sweep with options: a seed other than ones, `create_graph` for higher-order
+    /// gradients, `retain_graph` to sweep the same graph again.
+    pub fn backward_with(&self, opts: BackwardOptions<T>) -> Gradients<T> {
+        sweep(&[self], opts.seed.map(|s| vec![s]), None, opts.create_graph, opts.retain_graph || opts.create_graph)
+    }
+}
+
+/// Options for [`Var::backward_with`].
+pub struct BackwardOptions<T: Float> {
+    /// The gradient of the final result with respect to this value (`None`: ones). Its shape
+    /// must match the value's shape. A recorded `Var` here makes the result differentiable
+    /// with respect to the seed too (with `create_graph`).
+    pub seed: Option<Var<T>>,
+    /// Record the backward sweep onto the tape, so the gradients are differentiable `Var`s
+    /// (for second derivatives, Hessian-vector products, gradient penalties). Implies
+    /// `retain_graph`.
+    pub create_graph: bool,
+    /// Keep the saved buffers so the same graph can be swept again.
+    pub retain_graph: bool,
+}
+
+impl<T: Float> Default for BackwardOptions<T> {
+    fn default() -> Self {
+        BackwardOptions { seed: None, create_graph: false, retain_graph: false }
+    }
+}
+
+/// Gradients of several outputs (summed, each with its seed) with respect to chosen
+/// variables, which may be intermediate values as well as leaves. With `create_graph`, the
+/// result's [`Gradients::wrt_var`] are recorded and can be differentiated again.
+///
+/// ```
+/// use autograd::{grad, Tape, Tensor};
+/// let tape = Tape::new();
+/// let x = tape.var(Tensor::scalar(3.0_f64));
+/// let y = &x * &x * &x; // x^3
+/// let dy = grad(&[&y], &[&x], true).wrt_var(&x); // 3x^2, on the tape
+/// let d2y = grad(&[&dy], &[&x], false).wrt(&x); // 6x
+/// assert_eq!(d2y.item(), 18.0);
+/// ```
+pub fn grad<T: Float>(outputs: &[&Var<T>], wrt: &[&Var<T>], create_graph: bool) -> Gradients<T> {
+    let ids: Vec<usize> = wrt
+        .iter()
+        .map(|v| {
+            v.id().unwrap_or_else(|| {
+                panic!("grad: an input of shape {} is a constant, not recorded on a tape", fmt_shape(v.shape()))
+            })
+        })
+        .collect();
+    sweep(outputs, None, Some(ids), create_graph, true)
+}
+
+/// Like [`grad`] with explicit seeds (vector-Jacobian products): `seeds[i]` is the gradient
+/// with respect to `outputs[i]`.
+pub fn grad_with_seeds<T: Float>(
+    outputs: &[&Var<T>],
+    seeds: Vec<Var<T>>,
+    wrt: &[&Var<T>],
+    create_graph: bool,
+) -> Gradients<T> {
+    let ids: Vec<usize> = wrt
+        .iter()
+        .map(|v| {
+            v.id().unwrap_or_else(|| {
+                panic!("grad: an input of shape {} is a constant, not recorded on a tape", fmt_shape(v.shape()))
+            })
+        })
+        .collect();
+    sweep(outputs, Some(seeds), Some(ids), create_graph, true)
+}
+
+fn sweep<T: Float>(
+    outputs: &[&Var<T>],
+    seeds: Option<Vec<Var<T>>>,
+    keep_ids: Option<Vec<usize>>,
+    create_graph: bool,
+    retain: bool,
+) -> Gradients<T> {
+    assert!(!outputs.is_empty(), "backward: no outputs given");
+    let tape = outputs[0]
+        .node
+        .as_ref()
+        .map(|(t, _)| t.clone())
+        .unwrap_or_else(|| panic!("backward: the output (shape {}) is not recorded on a tape: it does not depend on any Tape::var, or was computed under no_grad", fmt_shape(outputs[0].shape())));
+    let mut grads: Vec<Option<Var<T>>> = Vec::new();
+    let mut max_id = 0;
+    let _mode = set_grad_mode(create_graph);
+    let seeds = seeds.unwrap_or_else(|| outputs.iter().map(|o| Var::constant(Tensor::ones(o.shape()))).collect());
+    assert_eq!(seeds.len(), outputs.len(), "backward: {} seeds for {} outputs", seeds.len(), outputs.len());
+    for (o, s) in outputs.iter().zip(seeds) {
+        let (t, id) = o.node.as_ref().unwrap_or_else(|| {
+            panic!("backward: an output of shape {} is not recorded on a tape", fmt_shape(o.shape()))
+        });
+        assert!(Rc::ptr_eq(t, &tape), "backward: outputs are recorded on different tapes");
+        assert!(
+            s.shape() == o.shape(),
+            "backward: seed of shape {} does not match output of shape {}",
+            fmt_shape(s.shape()),
+            fmt_shape(o.shape())
+        );
+        if grads.len() <= *id {
+            grads.resize(*id + 1, None);
+        }
+        max_id = max_id.max(*id);
+        accumulate(&mut grads[*id], s);
+    }
+    // Nodes below the lowest requested id cannot contribute to what was asked for.
+    let stop = keep_ids.as_ref().map(|k| k.iter().copied().min().unwrap_or(0)).unwrap_or(0);
+    let mut keep = vec![false; max_id + 1];
+    match &keep_ids {
+        Some(ids) => ids.iter().filter(|&&i| i <= max_id).for_each(|&i| keep[i] = true),
+        None => {
+            let nodes = tape.nodes.borrow();
+            for (i, k) in keep.iter_mut().enumerate() {
+                *k = nodes[i].leaf;
+            }
+        }
+    }
+    let mut result: Vec<Option<Var<T>>> = vec![None; max_id + 1];
+    for i in (stop..=max_id).rev() {
+        let Some(g) = grads[i].take() else { continue };
+        if keep[i] {
+            result[i] = Some(g.clone());
+        }
+        let (op, inputs, output) = {
+            let mut nodes = tape.nodes.borrow_mut();
+            let node = &mut nodes[i];
+            if node.leaf {
+                continue;
+            }
+            if node.freed {
+                panic!(
+                    "backward: the graph through `{}` (node #{i}) was already freed by an earlier backward; pass retain_graph: true to the first one to sweep twice",
+                    node.name
+                );
+            }
+            let inputs: SmallVec<[Var<T>; 2]> = node
+                .inputs
+                .iter()
+                .map(|s| Var { node: s.id.map(|id| (tape.clone(), id)), value: s.value.clone() })
+                .collect();
+            let output =
+                Var { node: Some((tape.clone(), i)), value: node.value.clone().expect("unfreed node has a value") };
+            (node.op.take().expect("unfreed inner node has an op"), inputs, output)
+        };
+        if inputs.iter().all(|v| v.node.is_none()) {
+            put_back(&tape, i, op, retain);
+            continue;
+        }
+        let in_grads = op.backward(&inputs, &output, &g);
+        assert_eq!(
+            in_grads.len(),
+            inputs.len(),
+            "backward of `{}` returned {} gradients for {} inputs",
+            op.name(),
+            in_grads.len(),
+            inputs.len()
+        );
+        for (k, (inp, gi)) in inputs.iter().zip(in_grads).enumerate() {
+            let (Some((_, id)), Some(gi)) = (&inp.node, gi) else { continue };
+            assert!(
+                gi.shape() == inp.shape(),
+                "backward of `{}`: gradient for input {k} has shape {} but the input has shape {}",
+                op.name(),
+                fmt_shape(gi.shape()),
+                fmt_shape(inp.shape())
+            );
+            accumulate(&mut grads[*id], gi);
+        }
+        put_back(&tape, i, op, retain);
+    }
+    Gradients { tape, grads: result }
+}
+
+fn put_back<T: Float>(tape: &Rc<TapeInner<T>>, i: usize, op: Box<dyn Op<T>>, retain: bool) {
+    let mut nodes = tape.nodes.borrow_mut();
+    let node = &mut nodes[i];
+    if retain {
+        node.op = Some(op);
+    } else {
+        node.freed = true;
+        node.inputs = SmallVec::new();
+        node.value = None;
+    }
+}
+
+fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(prev) => &prev + &g,
+    });
+}
+
+/// The result of a backward sweep: gradients keyed by the variables they belong to.
+pub struct Gradients<T: Float> {
+    tape: Rc<TapeInner<T>>,
+    grads: Vec<Option<Var<T>>>,
+}
+
+impl<T: Float> Gradients<T> {
+    fn slot(&self, v: &Var<T>) -> Option<&Var<T>> {
+        let (t, id) = v.node.as_ref()?;
+        assert!(Rc::ptr_eq(t, &self.tape), "gradients: the variable is on a different tape than the sweep");
+        self.grads.get(*id).and_then(|g| g.as_ref())
+    }
+
+    /// The gradient with respect to `v`, or `None` if `v` does not influence the output (or
+    /// was not kept by this sweep: [`Var::backward`] keeps leaves only).
+    pub fn get(&self, v: &Var<T>) -> Option<Tensor<T>> {
+        self.slot(v).map(|g| g.value().clone())
+    }
+
+    /// The gradient with respect to `v`, with `v`'s shape; zeros if `v` does not influence
+    /// the output.
+    pub fn wrt(&self, v: &Var<T>) -> Tensor<T> {
+        self.get(v).unwrap_or_else(|| Tensor::zeros(v.shape()))
+    }
+
+    /// The gradient as a variable: recorded on the tape when the sweep used `create_graph`,
+    /// so it can be differentiated again. Zeros (a constant) if `v` does not influence the output.
+    pub fn wrt_var(&self, v: &Var<T>) -> Var<T> {
+        self.slot(v).cloned().unwrap_or_else(|| Var::constant(Tensor::zeros(v.shape())))
+    }
+}
