@@ -1,0 +1,120 @@
+//! Tensor construction, access, conversion, kernels and printing.
+
+use autograd::Tensor;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+#[test]
+fn constructors() {
+    assert_eq!(Tensor::<f64>::zeros([2, 3]).to_vec(), vec![0.0; 6]);
+    assert_eq!(Tensor::<f32>::ones([2]).to_vec(), vec![1.0, 1.0]);
+    assert_eq!(Tensor::<f64>::full([2], 7.5).to_vec(), vec![7.5, 7.5]);
+    let s = Tensor::<f64>::scalar(4.0);
+    assert_eq!(s.ndim(), 0);
+    assert_eq!(s.item(), 4.0);
+    assert_eq!(Tensor::<f64>::arange(4).to_vec(), vec![0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(Tensor::<f64>::arange_step(1.0, 2.0, 0.25).to_vec(), vec![1.0, 1.25, 1.5, 1.75]);
+    assert_eq!(Tensor::<f64>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+    assert!(Tensor::<f64>::from_vec(vec![1.0; 6], [2, 3]).is_ok());
+    assert!(Tensor::<f64>::from_vec(vec![1.0; 6], [4, 2]).is_err());
+    assert!(Tensor::<f64>::from_vec(vec![], [usize::MAX, 3]).is_err());
+}
+
+#[test]
+fn random_constructors_are_seeded_and_have_the_right_statistics() {
+    let a = Tensor::<f64>::randn([10000], &mut StdRng::seed_from_u64(1));
+    let b = Tensor::<f64>::randn([10000], &mut StdRng::seed_from_u64(1));
+    assert_eq!(a, b);
+    let mean = a.mean_all();
+    let var = a.map(|v| (v - mean) * (v - mean)).mean_all();
+    assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
+    let u = Tensor::<f32>::rand_uniform([10000], -2.0, 3.0, &mut StdRng::seed_from_u64(2));
+    assert!(u.data().iter().all(|&v| (-2.0..3.0).contains(&v)));
+    assert!((u.mean_all() - 0.5).abs() < 0.1);
+    let n = Tensor::<f64>::rand_normal([10000], 5.0, 0.1, &mut StdRng::seed_from_u64(3));
+    assert!((n.mean_all() - 5.0).abs() < 0.01);
+}
+
+#[test]
+fn access_and_conversion() {
+    let t = Tensor::<f64>::from_vec((0..6).map(f64::from).collect(), [2, 3]).unwrap();
+    assert_eq!(t.get(&[1, 0]), 3.0);
+    assert_eq!(t.try_get(&[2, 0]), None);
+    assert_eq!(t.try_get(&[0]), None);
+    let f: Tensor<f32> = t.cast();
+    assert_eq!(f.to_vec(), vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    let back: Tensor<f64> = Tensor::<f32>::from_slice(&[0.1]).cast();
+    assert_eq!(back.item(), 0.1f32 as f64);
+}
+
+#[test]
+fn display_like_numpy() {
+    let t = Tensor::<f64>::from_vec(vec![1.0, 2.5, -3.0, 4.0], [2, 2]).unwrap();
+    assert_eq!(format!("{t}"), "[[ 1.0000  2.5000]\n [-3.0000  4.0000]]");
+    assert_eq!(format!("{t:.1}"), "[[ 1.0  2.5]\n [-3.0  4.0]]");
+    assert_eq!(format!("{}", Tensor::<f32>::scalar(0.5)), "0.5000");
+    let big = Tensor::<f64>::arange(2000).reshape([2, 1000]);
+    let s = format!("{big:.0}");
+    assert!(s.contains("..."), "{s}");
+    assert!(s.len() < 200, "large tensors are summarised: {s}");
+    let d = format!("{:?}", Tensor::<f32>::zeros([2]));
+    assert!(d.starts_with("Tensor(shape=[2], dtype=f32, "), "{d}");
+}
+
+#[test]
+fn broadcasting_and_reductions() {
+    let a = Tensor::<f64>::from_vec((0..6).map(f64::from).collect(), [2, 3]).unwrap();
+    let b = Tensor::<f64>::from_vec(vec![10.0, 20.0], [2, 1]).unwrap();
+    assert_eq!(a.add(&b).to_vec(), vec![10.0, 11.0, 12.0, 23.0, 24.0, 25.0]);
+    assert_eq!(a.sum_axes(&[1], true).shape(), &[2, 1]);
+    assert_eq!(a.sum_axes(&[1], false).to_vec(), vec![3.0, 12.0]);
+    assert_eq!(a.max_axes(&[0], false).to_vec(), vec![3.0, 4.0, 5.0]);
+    assert_eq!(a.min_axes(&[], false).item(), 0.0);
+    assert_eq!(a.argmax(1).0, vec![2, 2]);
+    assert_eq!(a.sum_to(&[3]).to_vec(), vec![3.0, 5.0, 7.0]);
+    let c = Tensor::<f64>::ones([4, 1, 3]);
+    let d = Tensor::<f64>::ones([2, 1]);
+    assert_eq!(c.mul(&d).shape(), &[4, 2, 3]);
+    // middle-axis reduction goes through the general strided path
+    let x = Tensor::<f64>::arange(24).reshape([2, 3, 4]);
+    let s = x.sum_axes(&[1], false);
+    assert_eq!(s.get(&[1, 2]), 14.0 + 18.0 + 22.0);
+}
+
+#[test]
+fn shape_kernels() {
+    let x = Tensor::<f64>::arange(24).reshape([2, 3, 4]);
+    let p = x.permute(&[2, 0, 1]);
+    assert_eq!(p.shape(), &[4, 2, 3]);
+    assert_eq!(p.get(&[3, 1, 2]), x.get(&[1, 2, 3]));
+    assert_eq!(x.narrow(2, 1, 2).get(&[1, 1, 1]), x.get(&[1, 1, 2]));
+    let cat = Tensor::try_concat(&[&x, &x.narrow(1, 0, 1)], 1).unwrap();
+    assert_eq!(cat.shape(), &[2, 4, 4]);
+    assert_eq!(cat.get(&[1, 3, 2]), x.get(&[1, 0, 2]));
+    let sel = x.try_index_select(1, &[2, 2]).unwrap();
+    assert_eq!(sel.get(&[0, 1, 3]), x.get(&[0, 2, 3]));
+    let g = x.try_gather(2, &[3; 6]).unwrap();
+    assert_eq!(g.shape(), &[2, 3, 1]);
+    assert_eq!(g.get(&[1, 2, 0]), x.get(&[1, 2, 3]));
+    assert!(x.try_gather(2, &[4; 6]).is_err());
+    assert!(x.try_narrow(1, 2, 2).is_err());
+    let oh = Tensor::<f32>::try_one_hot(&[2, 0], 3).unwrap();
+    assert_eq!(oh.to_vec(), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    assert!(Tensor::<f32>::try_one_hot(&[3], 3).is_err());
+    assert_eq!(x.try_reshape_infer(&[-1, 4]).unwrap().shape(), &[6, 4]);
+}
+
+#[test]
+fn matmul_shapes() {
+    let a = Tensor::<f64>::ones([2, 3]);
+    let v = Tensor::<f64>::ones([3]);
+    assert_eq!(a.matmul(&v).shape(), &[2]);
+    assert_eq!(v.matmul(&a.transpose(0, 1)).shape(), &[2]);
+    assert_eq!(v.matmul(&v).shape(), &[] as &[usize]);
+    assert_eq!(Tensor::<f64>::ones([5, 2, 3]).matmul(&Tensor::ones([3, 4])).shape(), &[5, 2, 4]);
+    assert_eq!(Tensor::<f64>::ones([0, 3]).matmul(&Tensor::ones([3, 4])).shape(), &[0, 4]);
+    assert_eq!(Tensor::<f64>::ones([2, 0]).matmul(&Tensor::ones([0, 4])).to_vec(), vec![0.0; 8]);
+    let e = Tensor::<f64>::ones([2, 3]).try_matmul(&Tensor::ones([2, 3])).unwrap_err();
+    assert_eq!(e.to_string(), "matmul: [2, 3] x [2, 3]: inner dimensions 3 and 2 differ");
+    assert!(Tensor::<f64>::scalar(1.0).try_matmul(&v).is_err());
+}
