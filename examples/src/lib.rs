@@ -1,1 +1,3 @@
-//! Shared code for the example binaries.
+//! Shared code for the example binaries: command-line parsing, plotting and small helpers.
+
+pub mod cli;
