@@ -27,8 +27,45 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Tensor<T> {
-    data: Arc<Vec<T>>,
+    data: Storage<T>,
     shape: Shape,
+}
+
+/// The buffer: one-element tensors (scalars, the bulk of a micrograd-style graph) live
+/// inline, so creating, cloning and dropping them never touches the allocator; anything
+/// larger is shared behind an `Arc`.
+#[derive(Clone)]
+enum Storage<T> {
+    Inline(T),
+    Shared(Arc<Vec<T>>),
+}
+
+impl<T: Copy> Storage<T> {
+    #[inline]
+    fn from_vec(v: Vec<T>) -> Self {
+        if v.len() == 1 {
+            Storage::Inline(v[0])
+        } else {
+            Storage::Shared(Arc::new(v))
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Storage<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            Storage::Inline(v) => std::slice::from_ref(v),
+            Storage::Shared(a) => a.as_slice(),
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for Storage<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
 }
 
 impl<T: Float> Tensor<T> {
@@ -47,13 +84,13 @@ impl<T: Float> Tensor<T> {
                 format!("shape {} needs {} elements but {} were given", fmt_shape(shape), n, data.len()),
             ));
         }
-        Ok(Tensor { data: Arc::new(data), shape: SmallVec::from_slice(shape) })
+        Ok(Tensor { data: Storage::from_vec(data), shape: SmallVec::from_slice(shape) })
     }
 
     /// Internal constructor for kernels that already guarantee the length.
     pub(crate) fn from_parts(data: Vec<T>, shape: Shape) -> Self {
         debug_assert_eq!(data.len(), numel(&shape), "kernel produced wrong length");
-        Tensor { data: Arc::new(data), shape }
+        Tensor { data: Storage::from_vec(data), shape }
     }
 
     /// A 1-d tensor holding a copy of `data`.
@@ -63,7 +100,7 @@ impl<T: Float> Tensor<T> {
 
     /// A 0-d tensor (a scalar) holding `v`.
     pub fn scalar(v: T) -> Self {
-        Tensor::from_parts(vec![v], Shape::new())
+        Tensor { data: Storage::Inline(v), shape: Shape::new() }
     }
 
     /// A tensor of the given shape filled with `v`.
@@ -168,22 +205,32 @@ impl<T: Float> Tensor<T> {
 
     /// The elements in row-major order, copied (or moved, if this is the only handle).
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.as_ref().clone()
+        self.data.to_vec()
     }
 
     /// The elements, without copying when this handle is the only one.
     pub fn into_vec(self) -> Vec<T> {
-        Arc::try_unwrap(self.data).unwrap_or_else(|a| a.as_ref().clone())
+        match self.data {
+            Storage::Inline(v) => vec![v],
+            Storage::Shared(a) => Arc::try_unwrap(a).unwrap_or_else(|a| a.as_ref().clone()),
+        }
     }
 
     /// Mutable access to the elements; copies the buffer first if it is shared (copy on write).
     pub fn data_mut(&mut self) -> &mut [T] {
-        Arc::make_mut(&mut self.data).as_mut_slice()
+        match &mut self.data {
+            Storage::Inline(v) => std::slice::from_mut(v),
+            Storage::Shared(a) => Arc::make_mut(a).as_mut_slice(),
+        }
     }
 
-    /// Whether two tensors share one buffer (used to check that ops avoid copies).
+    /// Whether two tensors share one heap buffer (used to check that ops avoid copies).
+    /// Always false for one-element tensors, which are stored inline.
     pub fn shares_buffer(&self, other: &Tensor<T>) -> bool {
-        Arc::ptr_eq(&self.data, &other.data)
+        match (&self.data, &other.data) {
+            (Storage::Shared(a), Storage::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// The element at a multi-index; `None` if the index has the wrong length or is out of range.
@@ -258,11 +305,19 @@ impl<T: Float> Tensor<T> {
 
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
+        if let Storage::Inline(v) = self.data {
+            return Tensor { data: Storage::Inline(f(v)), shape: self.shape.clone() };
+        }
         Tensor::from_parts(kernels::map(&self.data, f), self.shape.clone())
     }
 
     /// Combines two tensors elementwise with NumPy broadcasting.
     pub fn try_zip_with(&self, other: &Tensor<T>, op: &'static str, f: impl Fn(T, T) -> T + Sync) -> Result<Tensor<T>> {
+        if let (Storage::Inline(a), Storage::Inline(b)) = (&self.data, &other.data) {
+            if self.shape == other.shape {
+                return Ok(Tensor { data: Storage::Inline(f(*a, *b)), shape: self.shape.clone() });
+            }
+        }
         let out_shape = shape::broadcast_shapes(op, &self.shape, &other.shape)?;
         let data = kernels::zip_broadcast(&self.data, &self.shape, &other.data, &other.shape, &out_shape, f);
         Ok(Tensor::from_parts(data, out_shape))
