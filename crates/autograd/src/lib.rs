@@ -44,7 +44,8 @@ pub use ops::one_hot;
 pub use shape::Shape;
 pub use smallvec::smallvec;
 pub use tape::{
-    enable_grad_guard, grad, grad_with_seeds, is_grad_enabled, no_grad, no_grad_guard, BackwardOptions, Function,
-    GradModeGuard, Gradients, InputGrads, Op, Tape, Var,
+    anomaly_guard, detect_anomaly, enable_grad_guard, grad, grad_with_seeds, is_anomaly_enabled, is_grad_enabled,
+    no_grad, no_grad_guard, AnomalyGuard, BackwardOptions, Function, GradModeGuard, Gradients, InputGrads, Op, Tape,
+    Var,
 };
 pub use tensor::Tensor;

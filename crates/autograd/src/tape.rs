@@ -6,6 +6,7 @@ use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::panic::Location;
 use std::rc::Rc;
 
 /// The gradients an [`Op`]'s backward rule returns: one entry per input, `None` where the
@@ -68,6 +69,8 @@ struct Node<T> {
     /// `None` for leaves (and for freed nodes, see `freed`).
     op: Option<Box<dyn Op<T>>>,
     name: &'static str,
+    /// Where the op was called from (for anomaly reports and freed-graph errors).
+    location: &'static Location<'static>,
     inputs: SmallVec<[Saved<T>; 2]>,
     value: Option<Tensor<T>>,
     leaf: bool,
@@ -120,12 +123,14 @@ impl<T: Float> Tape<T> {
     }
 
     /// A variable that gradients are computed for (a leaf of the graph).
+    #[track_caller]
     pub fn var(&self, value: Tensor<T>) -> Var<T> {
         let mut nodes = self.inner.nodes.borrow_mut();
         let id = nodes.len();
         nodes.push(Node {
             op: None,
             name: "leaf",
+            location: Location::caller(),
             inputs: SmallVec::new(),
             value: Some(value.clone()),
             leaf: true,
@@ -206,6 +211,76 @@ pub fn enable_grad_guard() -> GradModeGuard {
 pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
     let _g = no_grad_guard();
     f()
+}
+
+// ------------------------------------------------------------------------ anomaly mode
+
+thread_local! {
+    static ANOMALY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether anomaly detection is on for this thread (see [`detect_anomaly`]).
+pub fn is_anomaly_enabled() -> bool {
+    ANOMALY.with(|a| a.get())
+}
+
+/// Restores the previous anomaly mode when dropped. Made by [`anomaly_guard`].
+#[must_use = "the mode is restored when the guard is dropped"]
+pub struct AnomalyGuard {
+    prev: bool,
+}
+
+impl Drop for AnomalyGuard {
+    fn drop(&mut self) {
+        ANOMALY.with(|a| a.set(self.prev));
+    }
+}
+
+/// Turns anomaly detection on until the guard is dropped (see [`detect_anomaly`]).
+pub fn anomaly_guard() -> AnomalyGuard {
+    AnomalyGuard { prev: ANOMALY.with(|a| a.replace(true)) }
+}
+
+/// Runs `f` with anomaly detection, like PyTorch's `detect_anomaly`: the first op whose
+/// forward value or backward gradient contains NaN or infinity panics with a message naming
+/// the op, its input shapes and the source location that called it. Off (the default), the
+/// check is never made.
+///
+/// ```should_panic
+/// use autograd::{detect_anomaly, Tape, Tensor};
+/// let tape = Tape::<f64>::new();
+/// let x = tape.var(Tensor::zeros([3]));
+/// // panics: "anomaly: forward of `ln` at src/main.rs:..: produced -inf ..."
+/// detect_anomaly(|| x.ln().sum());
+/// ```
+pub fn detect_anomaly<R>(f: impl FnOnce() -> R) -> R {
+    let _g = anomaly_guard();
+    f()
+}
+
+fn first_non_finite<T: Float>(t: &Tensor<T>) -> Option<(usize, T)> {
+    t.data().iter().enumerate().find(|(_, v)| !v.is_finite()).map(|(i, &v)| (i, v))
+}
+
+fn shapes_of<T: Float>(inputs: &[&Tensor<T>]) -> String {
+    inputs.iter().map(|t| fmt_shape(t.shape())).collect::<Vec<_>>().join(", ")
+}
+
+#[cold]
+#[track_caller]
+fn check_forward<T: Float>(name: &str, inputs: &[&Var<T>], value: &Tensor<T>) {
+    if let Some((i, v)) = first_non_finite(value) {
+        // Only the op that *creates* a non-finite value is at fault, not those that pass one on.
+        if inputs.iter().all(|x| x.value().all_finite()) {
+            let shapes: Vec<&Tensor<T>> = inputs.iter().map(|x| x.value()).collect();
+            panic!(
+                "anomaly: forward of `{name}` at {} produced {v} at flat index {i} of its output (shape {}); input shapes: [{}]",
+                Location::caller(),
+                fmt_shape(value.shape()),
+                shapes_of(&shapes)
+            );
+        }
+    }
 }
 
 // ------------------------------------------------------------------------ Var
@@ -326,7 +401,11 @@ impl<T: Float> Var<T> {
     ///
     /// # Panics
     /// If the inputs are on different tapes.
+    #[track_caller]
     pub fn from_op<O: Op<T>>(op: O, inputs: &[&Var<T>], value: Tensor<T>) -> Var<T> {
+        if is_anomaly_enabled() {
+            check_forward(op.name(), inputs, &value);
+        }
         let mut tape: Option<&Rc<TapeInner<T>>> = None;
         for v in inputs {
             if let Some((t, _)) = &v.node {
@@ -353,6 +432,7 @@ impl<T: Float> Var<T> {
             let id = nodes.len();
             nodes.push(Node {
                 name: op.name(),
+                location: Location::caller(),
                 op: Some(Box::new(op)),
                 inputs: saved,
                 value: Some(value.clone()),
@@ -365,6 +445,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Applies a custom [`Function`]: runs its forward on the input values and records it.
+    #[track_caller]
     pub fn apply<F: Function<T>>(f: F, inputs: &[&Var<T>]) -> Var<T> {
         let values: SmallVec<[&Tensor<T>; 4]> = inputs.iter().map(|v| &v.value).collect();
         let out = f.forward(&values);
@@ -506,12 +587,16 @@ fn sweep<T: Float>(
         }
     }
     let mut result: Vec<Option<Var<T>>> = vec![None; max_id + 1];
+    let anomaly = is_anomaly_enabled();
+    // Inside backward rules, blame whole rules (checked per input gradient below), not the
+    // forward values of the ops they are written with.
+    let _quiet = anomaly.then(|| AnomalyGuard { prev: ANOMALY.with(|a| a.replace(false)) });
     for i in (stop..=max_id).rev() {
         let Some(g) = grads[i].take() else { continue };
         if keep[i] {
             result[i] = Some(g.clone());
         }
-        let (op, inputs, output) = {
+        let (op, inputs, output, location) = {
             let mut nodes = tape.nodes.borrow_mut();
             let node = &mut nodes[i];
             if node.leaf {
@@ -519,8 +604,8 @@ fn sweep<T: Float>(
             }
             if node.freed {
                 panic!(
-                    "backward: the graph through `{}` (node #{i}) was already freed by an earlier backward; pass retain_graph: true to the first one to sweep twice",
-                    node.name
+                    "backward: the graph through `{}` (node #{i}, recorded at {}) was already freed by an earlier backward; pass retain_graph: true to the first one to sweep twice",
+                    node.name, node.location
                 );
             }
             let inputs: SmallVec<[Var<T>; 2]> = node
@@ -530,7 +615,7 @@ fn sweep<T: Float>(
                 .collect();
             let output =
                 Var { node: Some((tape.clone(), i)), value: node.value.clone().expect("unfreed node has a value") };
-            (node.op.take().expect("unfreed inner node has an op"), inputs, output)
+            (node.op.take().expect("unfreed inner node has an op"), inputs, output, node.location)
         };
         if inputs.iter().all(|v| v.node.is_none()) {
             put_back(&tape, i, op, retain);
@@ -554,11 +639,26 @@ fn sweep<T: Float>(
                 fmt_shape(gi.shape()),
                 fmt_shape(inp.shape())
             );
+            if anomaly {
+                check_backward(op.name(), location, k, &inputs, &gi);
+            }
             accumulate(&mut grads[*id], gi);
         }
         put_back(&tape, i, op, retain);
     }
     Gradients { tape, grads: result }
+}
+
+#[cold]
+fn check_backward<T: Float>(name: &str, location: &Location<'static>, k: usize, inputs: &[Var<T>], g: &Var<T>) {
+    if let Some((i, v)) = first_non_finite(g.value()) {
+        let shapes: Vec<&Tensor<T>> = inputs.iter().map(|x| x.value()).collect();
+        panic!(
+            "anomaly: backward of `{name}` (recorded at {location}) produced {v} at flat index {i} of the gradient for input {k} (shape {}); input shapes: [{}]",
+            fmt_shape(g.shape()),
+            shapes_of(&shapes)
+        );
+    }
 }
 
 fn put_back<T: Float>(tape: &Rc<TapeInner<T>>, i: usize, op: Box<dyn Op<T>>, retain: bool) {

@@ -40,18 +40,22 @@ binary_op!(Mul, "mul", |x, y| x * y, |a, b, y, g| (g * b, g * a));
 binary_op!(Div, "div", |x, y| x / y, |a, b, y, g| (g / b, -(&(g * y) / b)));
 
 /// Elementwise sum with broadcasting (`a + b`).
+#[track_caller]
 pub(crate) fn add<T: Float>(a: &Var<T>, b: &Var<T>) -> Var<T> {
     Add::apply(a, b)
 }
 /// Elementwise difference with broadcasting (`a - b`).
+#[track_caller]
 pub(crate) fn sub<T: Float>(a: &Var<T>, b: &Var<T>) -> Var<T> {
     Sub::apply(a, b)
 }
 /// Elementwise product with broadcasting (`a * b`).
+#[track_caller]
 pub(crate) fn mul<T: Float>(a: &Var<T>, b: &Var<T>) -> Var<T> {
     Mul::apply(a, b)
 }
 /// Elementwise quotient with broadcasting (`a / b`).
+#[track_caller]
 pub(crate) fn div<T: Float>(a: &Var<T>, b: &Var<T>) -> Var<T> {
     Div::apply(a, b)
 }
@@ -155,18 +159,21 @@ impl<T: Float> Op<T> for DivScalar<T> {
 impl<T: Float> Var<T> {
     /// `self ^ exponent` elementwise with broadcasting. The gradient with respect to the
     /// exponent is `a^b ln a`, taken as 0 where `a == 0`.
+    #[track_caller]
     pub fn pow(&self, exponent: &Var<T>) -> Var<T> {
         let value = self.value().zip_with(exponent.value(), "pow", |a, b| a.powf(b));
         Var::from_op(Pow, &[self, exponent], value)
     }
 
     /// Elementwise maximum with broadcasting; on ties each side gets half the gradient.
+    #[track_caller]
     pub fn maximum(&self, other: &Var<T>) -> Var<T> {
         let value = self.value().zip_with(other.value(), "maximum", |a, b| if a >= b || b.is_nan() { a } else { b });
         Var::from_op(Extremum { max: true }, &[self, other], value)
     }
 
     /// Elementwise minimum with broadcasting; on ties each side gets half the gradient.
+    #[track_caller]
     pub fn minimum(&self, other: &Var<T>) -> Var<T> {
         let value = self.value().zip_with(other.value(), "minimum", |a, b| if a <= b || b.is_nan() { a } else { b });
         Var::from_op(Extremum { max: false }, &[self, other], value)
@@ -174,6 +181,7 @@ impl<T: Float> Var<T> {
 
     /// Picks `self` where `cond` is non-zero and `other` elsewhere; all three broadcast
     /// together. `cond` is a constant mask (for example from [`Tensor::gt`]).
+    #[track_caller]
     pub fn where_(&self, cond: &Tensor<T>, other: &Var<T>) -> Var<T> {
         let shape = crate::shape::broadcast_shapes("where", cond.shape(), self.shape())
             .and_then(|s| crate::shape::broadcast_shapes("where", &s, other.shape()))
@@ -193,23 +201,27 @@ impl<T: Float> Var<T> {
     }
 
     /// Replaces the elements where `mask` is non-zero by `value` (no gradient flows there).
+    #[track_caller]
     pub fn masked_fill(&self, mask: &Tensor<T>, value: T) -> Var<T> {
         Var::scalar(value).where_(mask, self).broadcast_to(self.shape())
     }
 
     /// `self + c` for a scalar `c`.
+    #[track_caller]
     pub fn add_scalar(&self, c: T) -> Var<T> {
         let value = self.value().map(|v| v + c);
         Var::from_op(AddScalar, &[self], value)
     }
 
     /// `self * c` for a scalar `c`.
+    #[track_caller]
     pub fn mul_scalar(&self, c: T) -> Var<T> {
         let value = self.value().map(|v| v * c);
         Var::from_op(MulScalar(c), &[self], value)
     }
 
     /// `self / c` for a scalar `c`.
+    #[track_caller]
     pub fn div_scalar(&self, c: T) -> Var<T> {
         let value = self.value().map(|v| v / c);
         Var::from_op(DivScalar(c), &[self], value)

@@ -126,6 +126,7 @@ impl<T: Float> Op<T> for BceWithLogits {
 impl<T: Float> Var<T> {
     /// Softmax along `axis`: exp(x) / sum(exp(x)), computed with the maximum subtracted so
     /// large logits do not overflow.
+    #[track_caller]
     pub fn softmax(&self, axis: isize) -> Var<T> {
         let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         let value = lanes(self.value(), ax, softmax_lane);
@@ -133,6 +134,7 @@ impl<T: Float> Var<T> {
     }
 
     /// log(softmax(x)) along `axis`, computed as x - logsumexp(x) (stable, no log of 0).
+    #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Var<T> {
         let ax = sh::normalize_axis("log_softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         let value = lanes(self.value(), ax, log_softmax_lane);
@@ -146,11 +148,13 @@ impl<T: Float> Var<T> {
     /// # Panics
     /// If the logits are not 2-d, the number of targets is not `n`, or a target is not a
     /// valid class.
+    #[track_caller]
     pub fn cross_entropy(&self, targets: &[usize]) -> Var<T> {
         self.try_cross_entropy(targets).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Fallible [`cross_entropy`](Self::cross_entropy).
+    #[track_caller]
     pub fn try_cross_entropy(&self, targets: &[usize]) -> crate::Result<Var<T>> {
         let op = "cross_entropy";
         if self.ndim() != 2 {
@@ -183,6 +187,7 @@ impl<T: Float> Var<T> {
     ///
     /// # Panics
     /// If the shapes differ.
+    #[track_caller]
     pub fn binary_cross_entropy_with_logits(&self, targets: &Var<T>) -> Var<T> {
         assert!(
             self.shape() == targets.shape(),
@@ -204,6 +209,7 @@ impl<T: Float> Var<T> {
 
 impl<T: Float> Tensor<T> {
     /// Softmax along `axis` (untracked).
+    #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor<T> {
         let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         lanes(self, ax, softmax_lane)

@@ -58,11 +58,13 @@ impl<T: Float> Var<T> {
     ///
     /// # Panics
     /// On mismatched inner dimensions, e.g. `matmul: [3, 4] x [5, 2]: inner dimensions 4 and 5 differ`.
+    #[track_caller]
     pub fn matmul(&self, other: &Var<T>) -> Var<T> {
         self.try_matmul(other).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Fallible [`matmul`](Self::matmul).
+    #[track_caller]
     pub fn try_matmul(&self, other: &Var<T>) -> crate::Result<Var<T>> {
         if self.ndim() >= 2 && other.ndim() >= 2 {
             return try_mm(self, other, false, false);
@@ -98,16 +100,19 @@ impl<T: Float> Var<T> {
     }
 
     /// `self @ other^T` for 2-d (or batched) operands, without materialising the transpose.
+    #[track_caller]
     pub fn matmul_t(&self, other: &Var<T>) -> Var<T> {
         mm(self, other, false, true)
     }
 
     /// `self^T @ other` for 2-d (or batched) operands, without materialising the transpose.
+    #[track_caller]
     pub fn t_matmul(&self, other: &Var<T>) -> Var<T> {
         mm(self, other, true, false)
     }
 
     /// Inner product of two 1-d vectors of equal length.
+    #[track_caller]
     pub fn dot(&self, other: &Var<T>) -> Var<T> {
         assert!(
             self.ndim() == 1 && other.ndim() == 1 && self.shape() == other.shape(),
@@ -119,6 +124,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Outer product of two 1-d vectors: `[n] x [m] -> [n, m]`.
+    #[track_caller]
     pub fn outer(&self, other: &Var<T>) -> Var<T> {
         assert!(
             self.ndim() == 1 && other.ndim() == 1,

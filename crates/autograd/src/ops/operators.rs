@@ -9,30 +9,35 @@ macro_rules! var_binop {
     ($Trait:ident, $method:ident, $f:path, $scalar:expr, $rscalar:expr) => {
         impl<T: Float> $Trait<&Var<T>> for &Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: &Var<T>) -> Var<T> {
                 $f(self, rhs)
             }
         }
         impl<T: Float> $Trait<Var<T>> for Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: Var<T>) -> Var<T> {
                 $f(&self, &rhs)
             }
         }
         impl<T: Float> $Trait<&Var<T>> for Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: &Var<T>) -> Var<T> {
                 $f(&self, rhs)
             }
         }
         impl<T: Float> $Trait<Var<T>> for &Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: Var<T>) -> Var<T> {
                 $f(self, &rhs)
             }
         }
         impl<T: Float> $Trait<T> for &Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: T) -> Var<T> {
                 #[allow(clippy::redundant_closure_call)]
                 ($scalar)(self, rhs)
@@ -40,6 +45,7 @@ macro_rules! var_binop {
         }
         impl<T: Float> $Trait<T> for Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: T) -> Var<T> {
                 #[allow(clippy::redundant_closure_call)]
                 ($scalar)(&self, rhs)
@@ -51,6 +57,7 @@ macro_rules! var_binop {
     (@left $Trait:ident, $method:ident, $rscalar:expr, $t:ty) => {
         impl $Trait<&Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn $method(self, rhs: &Var<$t>) -> Var<$t> {
                 #[allow(clippy::redundant_closure_call)]
                 ($rscalar)(self, rhs)
@@ -58,6 +65,7 @@ macro_rules! var_binop {
         }
         impl $Trait<Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn $method(self, rhs: Var<$t>) -> Var<$t> {
                 #[allow(clippy::redundant_closure_call)]
                 ($rscalar)(self, &rhs)
@@ -73,6 +81,7 @@ var_binop!(Div, div, binary::div, |x: &Var<T>, c: T| x.div_scalar(c), |c, x: &Va
 
 impl<T: Float> Neg for &Var<T> {
     type Output = Var<T>;
+    #[track_caller]
     fn neg(self) -> Var<T> {
         Var::neg(self)
     }
@@ -80,6 +89,7 @@ impl<T: Float> Neg for &Var<T> {
 
 impl<T: Float> Neg for Var<T> {
     type Output = Var<T>;
+    #[track_caller]
     fn neg(self) -> Var<T> {
         Var::neg(&self)
     }

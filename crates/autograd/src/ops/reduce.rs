@@ -52,11 +52,13 @@ fn axes_of(op: &'static str, axes: &[isize], ndim: usize) -> Shape {
 
 impl<T: Float> Var<T> {
     /// Sum of all elements, as a 0-d value.
+    #[track_caller]
     pub fn sum(&self) -> Var<T> {
         self.sum_axes(&[], false)
     }
 
     /// Sum over `axes` (every axis if empty); `keepdim` keeps them with size 1.
+    #[track_caller]
     pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("sum", axes, self.ndim());
         let value = self.value().sum_axes(axes, keepdim);
@@ -64,11 +66,13 @@ impl<T: Float> Var<T> {
     }
 
     /// Mean of all elements, as a 0-d value.
+    #[track_caller]
     pub fn mean(&self) -> Var<T> {
         self.mean_axes(&[], false)
     }
 
     /// Mean over `axes` (every axis if empty).
+    #[track_caller]
     pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("mean", axes, self.ndim());
         let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
@@ -77,6 +81,7 @@ impl<T: Float> Var<T> {
 
     /// Maximum over `axes` (every axis if empty). Where several elements tie for the
     /// maximum, the gradient is shared equally among them (as `torch.amax`).
+    #[track_caller]
     pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("max", axes, self.ndim());
         let value = self.value().max_axes(axes, keepdim);
@@ -84,11 +89,13 @@ impl<T: Float> Var<T> {
     }
 
     /// Maximum of all elements, as a 0-d value.
+    #[track_caller]
     pub fn max(&self) -> Var<T> {
         self.max_axes(&[], false)
     }
 
     /// Minimum over `axes`; ties share the gradient equally.
+    #[track_caller]
     pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("min", axes, self.ndim());
         let value = self.value().min_axes(axes, keepdim);
@@ -96,6 +103,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Minimum of all elements, as a 0-d value.
+    #[track_caller]
     pub fn min(&self) -> Var<T> {
         self.min_axes(&[], false)
     }
@@ -103,6 +111,7 @@ impl<T: Float> Var<T> {
     /// Variance over `axes`, dividing by `n - correction`: `correction = 0` is the
     /// population variance (NumPy's and Keras' default), `1` the unbiased estimate
     /// (PyTorch's default).
+    #[track_caller]
     pub fn var_axes(&self, axes: &[isize], keepdim: bool, correction: usize) -> Var<T> {
         let ax = axes_of("var", axes, self.ndim());
         let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
@@ -112,11 +121,13 @@ impl<T: Float> Var<T> {
     }
 
     /// Standard deviation: the square root of [`var_axes`](Self::var_axes).
+    #[track_caller]
     pub fn std_axes(&self, axes: &[isize], keepdim: bool, correction: usize) -> Var<T> {
         self.var_axes(axes, keepdim, correction).sqrt()
     }
 
     /// ln(sum(exp(x))) over `axes`, computed stably by shifting by the maximum.
+    #[track_caller]
     pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         // The shift is a constant: its derivative cancels exactly, so detaching it is exact.
         let m = self.value().max_axes(axes, true).map(|v| if v.is_finite() { v } else { T::ZERO });
@@ -133,11 +144,13 @@ impl<T: Float> Var<T> {
 
     /// Index of the largest element along `axis` (first on ties), per position of the other
     /// axes in row-major order. Not differentiable.
+    #[track_caller]
     pub fn argmax(&self, axis: isize) -> Vec<usize> {
         self.value().argmax(axis).0
     }
 
     /// Index of the smallest element along `axis` (first on ties). Not differentiable.
+    #[track_caller]
     pub fn argmin(&self, axis: isize) -> Vec<usize> {
         self.value().argmin(axis).0
     }

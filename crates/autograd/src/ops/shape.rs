@@ -169,11 +169,13 @@ impl<T: Float> Var<T> {
     ///
     /// # Panics
     /// If the sizes differ; see [`try_reshape`](Self::try_reshape).
+    #[track_caller]
     pub fn reshape(&self, shape: impl AsRef<[usize]>) -> Var<T> {
         self.try_reshape(shape).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Fallible [`reshape`](Self::reshape).
+    #[track_caller]
     pub fn try_reshape(&self, shape: impl AsRef<[usize]>) -> crate::Result<Var<T>> {
         let shape = shape.as_ref();
         if shape == self.shape() {
@@ -184,12 +186,14 @@ impl<T: Float> Var<T> {
     }
 
     /// Reshape where one entry may be `-1`, inferred from the others (as in NumPy).
+    #[track_caller]
     pub fn reshape_infer(&self, shape: &[isize]) -> Var<T> {
         let s = crate::tensor::infer_shape(shape, self.numel(), self.shape()).unwrap_or_else(|e| panic!("{e}"));
         self.reshape(s)
     }
 
     /// Merges the axes `start..=end` (negative counts from the end) into one, as `torch.flatten`.
+    #[track_caller]
     pub fn flatten(&self, start: isize, end: isize) -> Var<T> {
         if self.ndim() == 0 {
             return self.reshape([1]);
@@ -205,6 +209,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Removes axis `axis`, which must have size 1.
+    #[track_caller]
     pub fn squeeze(&self, axis: isize) -> Var<T> {
         let a = sh::normalize_axis("squeeze", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         assert!(
@@ -219,12 +224,14 @@ impl<T: Float> Var<T> {
     }
 
     /// Removes every axis of size 1.
+    #[track_caller]
     pub fn squeeze_all(&self) -> Var<T> {
         let s: Shape = self.shape().iter().copied().filter(|&d| d != 1).collect();
         self.reshape(s)
     }
 
     /// Inserts an axis of size 1 at position `axis` (`-1` appends at the end).
+    #[track_caller]
     pub fn unsqueeze(&self, axis: isize) -> Var<T> {
         let a = sh::normalize_axis("unsqueeze", axis, self.ndim() + 1).unwrap_or_else(|e| panic!("{e}"));
         let mut s: Shape = self.shape().into();
@@ -233,11 +240,13 @@ impl<T: Float> Var<T> {
     }
 
     /// Repeats the value along broadcast dimensions to exactly `shape`.
+    #[track_caller]
     pub fn broadcast_to(&self, shape: &[usize]) -> Var<T> {
         self.try_broadcast_to(shape).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Fallible [`broadcast_to`](Self::broadcast_to).
+    #[track_caller]
     pub fn try_broadcast_to(&self, shape: &[usize]) -> crate::Result<Var<T>> {
         if shape == self.shape() {
             return Ok(self.clone());
@@ -248,6 +257,7 @@ impl<T: Float> Var<T> {
 
     /// Sums over the dimensions along which `shape` was broadcast to `self.shape()`, giving
     /// a value of `shape` (the adjoint of [`broadcast_to`](Self::broadcast_to)).
+    #[track_caller]
     pub fn sum_to(&self, shape: &[usize]) -> Var<T> {
         if shape == self.shape() {
             return self.clone();
@@ -257,6 +267,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]`.
+    #[track_caller]
     pub fn permute(&self, perm: &[usize]) -> Var<T> {
         check_perm(perm, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
@@ -267,6 +278,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Swaps two axes (negative counts from the end).
+    #[track_caller]
     pub fn transpose(&self, a: isize, b: isize) -> Var<T> {
         let perm = swap_perm("transpose", self.ndim(), a, b).unwrap_or_else(|e| panic!("{e}"));
         self.permute(&perm)
@@ -276,17 +288,20 @@ impl<T: Float> Var<T> {
     ///
     /// # Panics
     /// If the value is not 2-d.
+    #[track_caller]
     pub fn t(&self) -> Var<T> {
         assert_eq!(self.ndim(), 2, "t: expects a 2-d matrix, got shape {}", fmt_shape(self.shape()));
         self.transpose(0, 1)
     }
 
     /// `len` entries along `axis` starting at `start`.
+    #[track_caller]
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var<T> {
         self.try_narrow(axis, start, len).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Fallible [`narrow`](Self::narrow).
+    #[track_caller]
     pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> crate::Result<Var<T>> {
         let ax = sh::normalize_axis("narrow", axis, self.ndim())?;
         let value = self.value().try_narrow(axis, start, len)?;
@@ -294,6 +309,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Alias of [`narrow`](Self::narrow) with a range, as in slicing `x[.., a..b, ..]`.
+    #[track_caller]
     pub fn slice(&self, axis: isize, range: std::ops::Range<usize>) -> Var<T> {
         assert!(range.start <= range.end, "slice: range {range:?} is reversed");
         self.narrow(axis, range.start, range.end - range.start)
@@ -303,11 +319,13 @@ impl<T: Float> Var<T> {
     ///
     /// # Panics
     /// If the list is empty or the shapes differ outside `axis`.
+    #[track_caller]
     pub fn concat(vars: &[&Var<T>], axis: isize) -> Var<T> {
         Self::try_concat(vars, axis).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Fallible [`concat`](Self::concat).
+    #[track_caller]
     pub fn try_concat(vars: &[&Var<T>], axis: isize) -> crate::Result<Var<T>> {
         let values: SmallVec<[&Tensor<T>; 4]> = vars.iter().map(|v| v.value()).collect();
         let value = Tensor::try_concat(&values, axis)?;
@@ -316,6 +334,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Joins variables of equal shape along a new axis.
+    #[track_caller]
     pub fn stack(vars: &[&Var<T>], axis: isize) -> Var<T> {
         assert!(!vars.is_empty(), "stack: needs at least one variable");
         let ax = sh::normalize_axis("stack", axis, vars[0].ndim() + 1).unwrap_or_else(|e| panic!("{e}"));
@@ -333,6 +352,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Splits along `axis` into pieces of the given sizes (which must add up to the axis size).
+    #[track_caller]
     pub fn split(&self, sizes: &[usize], axis: isize) -> Vec<Var<T>> {
         let ax = sh::normalize_axis("split", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         let total: usize = sizes.iter().sum();
@@ -354,6 +374,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Splits along `axis` into `n` nearly equal pieces (the last may be smaller), as `torch.chunk`.
+    #[track_caller]
     pub fn chunk(&self, n: usize, axis: isize) -> Vec<Var<T>> {
         assert!(n > 0, "chunk: number of chunks must be positive");
         let ax = sh::normalize_axis("chunk", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
@@ -370,6 +391,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Entries along `axis` at `indices`, in that order (repeats allowed).
+    #[track_caller]
     pub fn index_select(&self, axis: isize, indices: &[usize]) -> Var<T> {
         let ax = sh::normalize_axis("index_select", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         let value = self.value().try_index_select(axis, indices).unwrap_or_else(|e| panic!("{e}"));
@@ -377,6 +399,7 @@ impl<T: Float> Var<T> {
     }
 
     /// `torch.gather`: `index` has this value's shape except along `axis` (row-major).
+    #[track_caller]
     pub fn gather(&self, axis: isize, index: &[usize]) -> Var<T> {
         let ax = sh::normalize_axis("gather", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
         let value = self.value().try_gather(axis, index).unwrap_or_else(|e| panic!("{e}"));

@@ -25,6 +25,7 @@ macro_rules! unary_op {
         }
         impl<T: Float> Var<T> {
             $(#[$doc])*
+            #[track_caller]
             pub fn $method(&self) -> Var<T> {
                 let value = self.value().map(|$v: T| $fwd);
                 Var::from_op($Op, &[self], value)
@@ -217,12 +218,14 @@ impl<T: Float> Op<T> for Clamp {
 
 impl<T: Float> Var<T> {
     /// x^n for an integer n.
+    #[track_caller]
     pub fn powi(&self, n: i32) -> Var<T> {
         let value = self.value().map(|v| v.powi(n));
         Var::from_op(Powi(n), &[self], value)
     }
 
     /// x^p for a real constant p (see [`pow`](Self::pow) for a variable exponent).
+    #[track_caller]
     pub fn powf(&self, p: f64) -> Var<T> {
         let pt = T::from_f64(p);
         let value = self.value().map(|v| v.powf(pt));
@@ -230,6 +233,7 @@ impl<T: Float> Var<T> {
     }
 
     /// x for x > 0, else `alpha * x`.
+    #[track_caller]
     pub fn leaky_relu(&self, alpha: f64) -> Var<T> {
         let a = T::from_f64(alpha);
         let value = self.value().map(|v| if v > T::ZERO { v } else { a * v });
@@ -237,6 +241,7 @@ impl<T: Float> Var<T> {
     }
 
     /// x for x > 0, else `alpha * (e^x - 1)`.
+    #[track_caller]
     pub fn elu(&self, alpha: f64) -> Var<T> {
         let a = T::from_f64(alpha);
         let value = self.value().map(|v| if v > T::ZERO { v } else { a * v.exp_m1() });
@@ -248,6 +253,7 @@ impl<T: Float> Var<T> {
     ///
     /// # Panics
     /// If `min > max`.
+    #[track_caller]
     pub fn clamp(&self, min: f64, max: f64) -> Var<T> {
         assert!(min <= max, "clamp: min ({min}) is above max ({max})");
         let (lo, hi) = (T::from_f64(min), T::from_f64(max));
@@ -266,6 +272,7 @@ impl<T: Float> Var<T> {
 
 impl<T: Float> Tensor<T> {
     /// The logistic function, elementwise and numerically stable.
+    #[track_caller]
     pub fn sigmoid(&self) -> Tensor<T> {
         self.map(sigmoid)
     }
