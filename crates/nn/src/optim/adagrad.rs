@@ -1,0 +1,128 @@
+//! Adagrad.
+
+use super::{apply_clip, c, Clip, Convention, Optimizer, Slots};
+use crate::error::NnError;
+use crate::state::StateDict;
+use autograd::{Float, Tensor};
+
+/// Adagrad. With `g` the gradient (plus `weight_decay·p`):
+///
+/// ```text
+/// acc ← acc + g²   (acc starts at initial_accumulator_value)
+/// Keras:   p ← p − lr·g / √(acc + ε)
+/// PyTorch: p ← p − lr·g / (√acc + ε)
+/// ```
+///
+/// `Adagrad::default()` is Keras' (lr 1e-3, initial accumulator 0.1, ε 1e-7);
+/// [`Adagrad::pytorch`] is PyTorch's (lr 0.01, initial accumulator 0, ε 1e-10).
+#[derive(Clone, Debug)]
+pub struct Adagrad<T: Float = f32> {
+    lr: f64,
+    initial: f64,
+    eps: f64,
+    weight_decay: f64,
+    convention: Convention,
+    clip: Option<Clip>,
+    state: Slots<T>,
+}
+
+impl<T: Float> Default for Adagrad<T> {
+    fn default() -> Self {
+        Adagrad::new(1e-3)
+    }
+}
+
+impl<T: Float> Adagrad<T> {
+    /// Keras-convention Adagrad with this learning rate.
+    pub fn new(lr: f64) -> Self {
+        Adagrad {
+            lr,
+            initial: 0.1,
+            eps: 1e-7,
+            weight_decay: 0.0,
+            convention: Convention::Keras,
+            clip: None,
+            state: Slots::new(vec!["sum"]),
+        }
+    }
+
+    /// PyTorch's defaults and formula.
+    pub fn pytorch() -> Self {
+        Adagrad { initial: 0.0, eps: 1e-10, convention: Convention::PyTorch, ..Adagrad::new(0.01) }
+    }
+
+    /// Sets the learning rate.
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets the accumulator's starting value.
+    pub fn initial_accumulator_value(mut self, v: f64) -> Self {
+        self.initial = v;
+        self
+    }
+
+    /// Sets ε.
+    pub fn epsilon(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// L2 weight decay added to the gradient.
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+
+    /// Chooses the update formula.
+    pub fn convention(mut self, conv: Convention) -> Self {
+        self.convention = conv;
+        self
+    }
+
+    /// Gradient clipping.
+    pub fn clip(mut self, clip: Clip) -> Self {
+        self.clip = Some(clip);
+        self
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adagrad<T> {
+    fn step(&mut self, params: &mut [&mut Tensor<T>], grads: &[Tensor<T>]) {
+        let grads = apply_clip(self.clip, grads);
+        self.state.prepare("Adagrad::step", params, &grads, &[c::<T>(self.initial)]);
+        let (lr, eps, wd) = (c::<T>(self.lr), c::<T>(self.eps), c::<T>(self.weight_decay));
+        let keras = self.convention == Convention::Keras;
+        for (i, (p, g)) in params.iter_mut().zip(grads.iter()).enumerate() {
+            let p = p.data_mut();
+            let acc = self.state.slots[i][0].data_mut();
+            for ((p, &g), a) in p.iter_mut().zip(g.data()).zip(acc.iter_mut()) {
+                let g = g + wd * *p;
+                *a += g * g;
+                *p -= if keras { lr * g / (*a + eps).sqrt() } else { lr * g / (a.sqrt() + eps) };
+            }
+        }
+        self.state.step += 1;
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn iterations(&self) -> u64 {
+        self.state.step
+    }
+    fn name(&self) -> &'static str {
+        "adagrad"
+    }
+    fn state_dict(&self) -> StateDict<T> {
+        self.state.state_dict(self.name(), self.lr)
+    }
+    fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), NnError> {
+        self.lr = self.state.load("adagrad", sd)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,238 @@
+//! Adam and AdamW.
+
+use super::{apply_clip, c, Clip, Convention, Optimizer, Slots};
+use crate::error::NnError;
+use crate::state::StateDict;
+use autograd::{Float, Tensor};
+
+/// Adam (Kingma & Ba). With `t` the step number (from 1), `g` the gradient (plus
+/// `weight_decay·p`, PyTorch's coupled L2 form):
+///
+/// ```text
+/// m ← β₁ m + (1−β₁) g;   v ← β₂ v + (1−β₂) g²
+/// Keras:   p ← p − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)
+/// PyTorch: p ← p − lr/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε)
+/// ```
+///
+/// `Adam::default()` is Keras' (lr 1e-3, β 0.9/0.999, ε 1e-7); [`Adam::pytorch`] is
+/// PyTorch's (ε 1e-8 and the PyTorch formula). The two formulas differ only in how ε is
+/// scaled.
+#[derive(Clone, Debug)]
+pub struct Adam<T: Float = f32> {
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    decoupled: bool,
+    convention: Convention,
+    clip: Option<Clip>,
+    state: Slots<T>,
+}
+
+impl<T: Float> Default for Adam<T> {
+    /// Keras' defaults: lr 1e-3, β₁ 0.9, β₂ 0.999, ε 1e-7.
+    fn default() -> Self {
+        Adam::new(1e-3)
+    }
+}
+
+impl<T: Float> Adam<T> {
+    /// Keras-convention Adam with this learning rate.
+    pub fn new(lr: f64) -> Self {
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-7,
+            weight_decay: 0.0,
+            decoupled: false,
+            convention: Convention::Keras,
+            clip: None,
+            state: Slots::new(vec!["exp_avg", "exp_avg_sq"]),
+        }
+    }
+
+    /// PyTorch's defaults and formula: lr 1e-3, β 0.9/0.999, ε 1e-8.
+    pub fn pytorch() -> Self {
+        Adam { eps: 1e-8, convention: Convention::PyTorch, ..Adam::new(1e-3) }
+    }
+
+    /// Sets the learning rate.
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Sets β₁ and β₂.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+
+    /// Sets ε.
+    pub fn epsilon(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// L2 weight decay added to the gradient (PyTorch `Adam(weight_decay=..)`); for
+    /// decoupled decay use [`AdamW`].
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+
+    /// Chooses the update formula (defaults are not changed).
+    pub fn convention(mut self, conv: Convention) -> Self {
+        self.convention = conv;
+        self
+    }
+
+    /// Gradient clipping.
+    pub fn clip(mut self, clip: Clip) -> Self {
+        self.clip = Some(clip);
+        self
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adam<T> {
+    fn step(&mut self, params: &mut [&mut Tensor<T>], grads: &[Tensor<T>]) {
+        let grads = apply_clip(self.clip, grads);
+        self.state.prepare("Adam::step", params, &grads, &[T::ZERO, T::ZERO]);
+        let t = (self.state.step + 1) as i32;
+        let (b1, b2) = (self.beta1, self.beta2);
+        let bc1 = 1.0 - b1.powi(t);
+        let bc2 = 1.0 - b2.powi(t);
+        // p -= a * m / (sqrt(v) * s + eps)
+        let (a, s) = match self.convention {
+            Convention::Keras => (self.lr * bc2.sqrt() / bc1, 1.0),
+            Convention::PyTorch => (self.lr / bc1, 1.0 / bc2.sqrt()),
+        };
+        let (a, s, eps) = (c::<T>(a), c::<T>(s), c::<T>(self.eps));
+        let (b1t, b2t, omb1, omb2) = (c::<T>(b1), c::<T>(b2), c::<T>(1.0 - b1), c::<T>(1.0 - b2));
+        let (wd, decay) = if self.decoupled {
+            (T::ZERO, c::<T>(1.0 - self.lr * self.weight_decay))
+        } else {
+            (c::<T>(self.weight_decay), T::ONE)
+        };
+        for (i, (p, g)) in params.iter_mut().zip(grads.iter()).enumerate() {
+            let p = p.data_mut();
+            let [m, v] = &mut self.state.slots[i][..] else { unreachable!("two slots") };
+            let (m, v) = (m.data_mut(), v.data_mut());
+            for (((p, &g), m), v) in p.iter_mut().zip(g.data()).zip(m.iter_mut()).zip(v.iter_mut()) {
+                if self.decoupled {
+                    *p *= decay;
+                }
+                let g = g + wd * *p;
+                *m = b1t * *m + omb1 * g;
+                *v = b2t * *v + omb2 * g * g;
+                *p -= a * *m / (v.sqrt() * s + eps);
+            }
+        }
+        self.state.step += 1;
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn iterations(&self) -> u64 {
+        self.state.step
+    }
+    fn name(&self) -> &'static str {
+        if self.decoupled {
+            "adamw"
+        } else {
+            "adam"
+        }
+    }
+    fn state_dict(&self) -> StateDict<T> {
+        self.state.state_dict(self.name(), self.lr)
+    }
+    fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), NnError> {
+        self.lr = self.state.load(self.name(), sd)?;
+        Ok(())
+    }
+}
+
+/// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter): before each Adam update,
+/// `p ← p − lr·weight_decay·p`. `AdamW::default()` is Keras' (lr 1e-3, weight decay 0.004,
+/// ε 1e-7); [`AdamW::pytorch`] is PyTorch's (weight decay 0.01, ε 1e-8, PyTorch formula).
+#[derive(Clone, Debug)]
+pub struct AdamW<T: Float = f32>(Adam<T>);
+
+impl<T: Float> Default for AdamW<T> {
+    fn default() -> Self {
+        AdamW::new(1e-3)
+    }
+}
+
+impl<T: Float> AdamW<T> {
+    /// Keras-convention AdamW with this learning rate and weight decay 0.004.
+    pub fn new(lr: f64) -> Self {
+        AdamW(Adam { weight_decay: 0.004, decoupled: true, ..Adam::new(lr) })
+    }
+
+    /// PyTorch's defaults and formula: lr 1e-3, weight decay 0.01, ε 1e-8.
+    pub fn pytorch() -> Self {
+        AdamW(Adam { weight_decay: 0.01, decoupled: true, ..Adam::pytorch() })
+    }
+
+    /// Sets the (decoupled) weight decay.
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.0.weight_decay = wd;
+        self
+    }
+
+    /// Sets β₁ and β₂.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+        self.0 = self.0.betas(beta1, beta2);
+        self
+    }
+
+    /// Sets ε.
+    pub fn epsilon(mut self, eps: f64) -> Self {
+        self.0.eps = eps;
+        self
+    }
+
+    /// Chooses the update formula.
+    pub fn convention(mut self, conv: Convention) -> Self {
+        self.0.convention = conv;
+        self
+    }
+
+    /// Gradient clipping.
+    pub fn clip(mut self, clip: Clip) -> Self {
+        self.0.clip = Some(clip);
+        self
+    }
+}
+
+impl<T: Float> Optimizer<T> for AdamW<T> {
+    fn step(&mut self, params: &mut [&mut Tensor<T>], grads: &[Tensor<T>]) {
+        self.0.step(params, grads)
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.0.lr = lr;
+    }
+    fn iterations(&self) -> u64 {
+        self.0.iterations()
+    }
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn state_dict(&self) -> StateDict<T> {
+        self.0.state_dict()
+    }
+    fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), NnError> {
+        self.0.load_state_dict(sd)
+    }
+}

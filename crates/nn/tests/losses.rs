@@ -1,0 +1,142 @@
+//! Loss functions: gradient checks (f64), known values, and the fused softmax/sigmoid paths.
+
+use autograd::{gradcheck, GradcheckOptions, Tape, Tensor, Var};
+use nn::losses::*;
+use nn::{Activation, Loss};
+use rand::{rngs::StdRng, SeedableRng};
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(1234)
+}
+
+fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
+    Tensor::from_vec(data.to_vec(), shape).unwrap()
+}
+
+fn check(name: &str, f: impl Fn(&[Var<f64>]) -> Var<f64>, inputs: &[Tensor<f64>]) {
+    gradcheck(f, inputs, GradcheckOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+}
+
+#[test]
+fn gradcheck_regression_losses() {
+    let mut r = rng();
+    let p = Tensor::<f64>::randn([4, 3], &mut r);
+    let y = Tensor::<f64>::randn([4, 3], &mut r);
+    check("mse", |v| mean_squared_error(&v[0], &v[1]), &[p.clone(), y.clone()]);
+    check("mae", |v| mean_absolute_error(&v[0], &v[1]), &[p.clone(), y.clone()]);
+    // Differences on both sides of delta, none within the finite-difference step of it.
+    let p = t(&[0.1, -0.4, 2.0, -3.0, 0.9, 1.7], &[2, 3]);
+    let y = t(&[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[2, 3]);
+    check("huber", |v| huber(&v[0], &v[1], 1.0), &[p.clone(), y.clone()]);
+    check("huber delta 0.5", |v| huber(&v[0], &v[1], 0.5), &[p, y]);
+}
+
+#[test]
+fn gradcheck_binary_crossentropy() {
+    let mut r = rng();
+    let probs = Tensor::<f64>::rand_uniform([5, 2], 0.05, 0.95, &mut r);
+    let targets = Tensor::<f64>::rand_uniform([5, 2], 0.0, 1.0, &mut r);
+    check("bce", |v| binary_crossentropy(&v[0], &v[1]), &[probs, targets.clone()]);
+    let logits = Tensor::<f64>::randn([5, 2], &mut r).scale(3.0);
+    check("bce logits", |v| binary_crossentropy_from_logits(&v[0], &v[1]), &[logits, targets]);
+}
+
+#[test]
+fn gradcheck_categorical_crossentropy() {
+    let mut r = rng();
+    let logits = Tensor::<f64>::randn([4, 5], &mut r);
+    let soft = Tensor::<f64>::rand_uniform([4, 5], 0.0, 1.0, &mut r);
+    let soft = soft.div(&soft.sum_axes(&[-1], true)); // soft targets
+                                                      // Unnormalised positive "probabilities": the renormalisation is differentiated too.
+    let probs = Tensor::<f64>::rand_uniform([4, 5], 0.05, 0.5, &mut r);
+    check("cce", |v| categorical_crossentropy(&v[0], &v[1]), &[probs.clone(), soft.clone()]);
+    check("cce logits", |v| categorical_crossentropy_from_logits(&v[0], &v[1]), &[logits.clone(), soft]);
+    let labels = [0usize, 4, 2, 2];
+    check("sparse cce", |v| sparse_categorical_crossentropy(&v[0], &labels), &[probs]);
+    check(
+        "sparse cce logits",
+        |v| sparse_categorical_crossentropy_from_logits(&v[0], &labels),
+        std::slice::from_ref(&logits),
+    );
+    // Through the enum, fused with a deferred softmax.
+    let y = t(&[0.0, 4.0, 2.0, 2.0], &[4]);
+    check(
+        "Loss::SparseCategoricalCrossentropy fused",
+        |v| Loss::SparseCategoricalCrossentropy.compute_deferred(&v[0], Some(Activation::Softmax), &y).unwrap(),
+        &[logits],
+    );
+}
+
+#[test]
+fn known_values() {
+    let c = |v: Vec<f64>, s: &[usize]| Var::constant(t(&v, s));
+    let mse = mean_squared_error(&c(vec![1.0, 2.0], &[2]), &c(vec![0.0, 0.0], &[2])).item();
+    assert!((mse - 2.5).abs() < 1e-15);
+    let mae = mean_absolute_error(&c(vec![1.0, -3.0], &[2]), &c(vec![0.0, 0.0], &[2])).item();
+    assert!((mae - 2.0).abs() < 1e-15);
+    // Huber(delta=1): 0.5*0.5^2 = 0.125 and 1*(3 - 0.5) = 2.5 -> mean 1.3125
+    let h = huber(&c(vec![0.5, 3.0], &[2]), &c(vec![0.0, 0.0], &[2]), 1.0).item();
+    assert!((h - 1.3125).abs() < 1e-15, "{h}");
+    // BCE: -(ln 0.8 + ln 0.6)/2
+    let b = binary_crossentropy(&c(vec![0.8, 0.4], &[2]), &c(vec![1.0, 0.0], &[2])).item();
+    assert!((b - (-(0.8f64.ln() + 0.6f64.ln()) / 2.0)).abs() < 1e-12, "{b}");
+    // Clipping as Keras: p = 0 gives -ln(1e-7), not infinity.
+    let b0 = binary_crossentropy(&c(vec![0.0], &[1]), &c(vec![1.0], &[1])).item();
+    assert!((b0 + (1e-7f64).ln()).abs() < 1e-9, "{b0}");
+    // CCE on probabilities: -ln 0.7
+    let p = c(vec![0.2, 0.7, 0.1], &[1, 3]);
+    let y = c(vec![0.0, 1.0, 0.0], &[1, 3]);
+    assert!((categorical_crossentropy(&p, &y).item() + 0.7f64.ln()).abs() < 1e-12);
+    // Sparse CE from logits [0, ln 2, 0] label 1: -ln(2/4)
+    let z = c(vec![0.0, 2f64.ln(), 0.0], &[1, 3]);
+    assert!((sparse_categorical_crossentropy_from_logits(&z, &[1]).item() - 2f64.ln()).abs() < 1e-12);
+}
+
+#[test]
+fn fused_equals_unfused_and_is_stable() {
+    let mut r = rng();
+    let logits = Tensor::<f64>::randn([6, 4], &mut r).scale(2.0);
+    let labels = [0usize, 1, 2, 3, 1, 0];
+    let onehot: Tensor<f64> = nn::data::one_hot(&labels, 4).unwrap();
+    let z = Var::constant(logits.clone());
+    let fused = Loss::CategoricalCrossentropy.compute_deferred(&z, Some(Activation::Softmax), &onehot).unwrap().item();
+    let plain = Loss::CategoricalCrossentropy.compute(&z.softmax(-1), &onehot).unwrap().item();
+    assert!((fused - plain).abs() < 1e-12, "{fused} vs {plain}");
+    let y = Tensor::from_vec(labels.iter().map(|&l| l as f64).collect(), [6]).unwrap();
+    let sparse =
+        Loss::SparseCategoricalCrossentropy.compute_deferred(&z, Some(Activation::Softmax), &y).unwrap().item();
+    assert!((sparse - plain).abs() < 1e-12);
+    let bin_t = Tensor::<f64>::rand_uniform([6, 4], 0.0, 1.0, &mut r).gt(&Tensor::full([6, 4], 0.5));
+    let bf = Loss::BinaryCrossentropy.compute_deferred(&z, Some(Activation::Sigmoid), &bin_t).unwrap().item();
+    let bp = Loss::BinaryCrossentropy.compute(&z.sigmoid(), &bin_t).unwrap().item();
+    assert!((bf - bp).abs() < 1e-9, "{bf} vs {bp}");
+
+    // Huge logits: the fused path has an exact, finite loss and gradient; the clipped
+    // probability path saturates at -ln(1e-7).
+    let tape = Tape::new();
+    let big = tape.var(t(&[1000.0, -1000.0, 0.0], &[1, 3]));
+    let y = t(&[0.0, 1.0, 0.0], &[1, 3]);
+    let l = Loss::CategoricalCrossentropy.compute_deferred(&big, Some(Activation::Softmax), &y).unwrap();
+    assert!((l.item() - 2000.0).abs() < 1e-9, "{}", l.item());
+    let g = l.backward().wrt(&big);
+    assert!(g.all_finite());
+    assert!((g.data()[1] + 1.0).abs() < 1e-12);
+    let clipped = Loss::CategoricalCrossentropy.compute(&Var::constant(t(&[1.0, 0.0, 0.0], &[1, 3])), &y).unwrap();
+    assert!((clipped.item() + (1e-7f64).ln()).abs() < 1e-6);
+}
+
+#[test]
+fn target_checks() {
+    let z = Var::constant(Tensor::<f64>::zeros([3, 2]));
+    let bad = Tensor::<f64>::from_vec(vec![0.0, 2.0, 1.0], [3]).unwrap();
+    let e = Loss::SparseCategoricalCrossentropy.compute(&z, &bad).unwrap_err();
+    assert!(e.to_string().contains("label 2 at position 1"), "{e}");
+    let frac = Tensor::<f64>::from_vec(vec![0.0, 0.5, 1.0], [3]).unwrap();
+    assert!(Loss::SparseCategoricalCrossentropy.compute(&z, &frac).is_err());
+    let wrong = Tensor::<f64>::zeros([3, 3]);
+    assert!(matches!(Loss::MeanSquaredError.compute(&z, &wrong), Err(nn::NnError::ShapeMismatch { .. })));
+    // [n] targets for [n, 1] outputs are accepted, as in Keras.
+    let z1 = Var::constant(Tensor::<f64>::ones([3, 1]));
+    let l = Loss::MeanSquaredError.compute(&z1, &Tensor::zeros([3])).unwrap();
+    assert_eq!(l.item(), 1.0);
+}
