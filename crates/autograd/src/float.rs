@@ -90,35 +90,34 @@ pub trait Float:
     fn recip(self) -> Self {
         Self::ONE / self
     }
-    /// General matrix multiply `C = alpha * A B + beta * C` on strided row/column layouts
-    /// (the `matrixmultiply` crate's kernel for this type).
+    /// General matrix multiply `C = A B` on strided row/column layouts (the `gemm` crate's
+    /// kernel for this type), overwriting `C`, on `threads` threads (1: the calling thread).
     ///
     /// # Safety
     /// `a` must be valid for reads of an `m x k` matrix with strides `(rsa, csa)`, `b` of a
-    /// `k x n` matrix with `(rsb, csb)`, and `c` valid for reads and writes of an `m x n`
-    /// matrix with `(rsc, csc)` that aliases neither input.
+    /// `k x n` matrix with `(rsb, csb)`, and `c` valid for writes of an `m x n` matrix with
+    /// `(rsc, csc)` that aliases neither input.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm(
         m: usize,
         k: usize,
         n: usize,
-        alpha: Self,
         a: *const Self,
         rsa: isize,
         csa: isize,
         b: *const Self,
         rsb: isize,
         csb: isize,
-        beta: Self,
         c: *mut Self,
         rsc: isize,
         csc: isize,
+        threads: usize,
     );
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $erf:path, $gemm:path) => {
+    ($t:ty, $name:literal, $erf:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -203,25 +202,30 @@ macro_rules! impl_float {
                 m: usize,
                 k: usize,
                 n: usize,
-                alpha: Self,
                 a: *const Self,
                 rsa: isize,
                 csa: isize,
                 b: *const Self,
                 rsb: isize,
                 csb: isize,
-                beta: Self,
                 c: *mut Self,
                 rsc: isize,
                 csc: isize,
+                threads: usize,
             ) {
+                let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
                 // SAFETY: the caller upholds the pointer and stride contract documented on
-                // the trait method, which is exactly matrixmultiply's contract.
-                unsafe { $gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+                // the trait method. gemm computes dst = alpha dst + beta lhs rhs; with
+                // read_dst = false, dst is only written.
+                unsafe {
+                    gemm::gemm(
+                        m, n, k, c, csc, rsc, false, a, csa, rsa, b, csb, rsb, 0.0, 1.0, false, false, false, par,
+                    )
+                }
             }
         }
     };
 }
 
-impl_float!(f32, "f32", libm::erff, matrixmultiply::sgemm);
-impl_float!(f64, "f64", libm::erf, matrixmultiply::dgemm);
+impl_float!(f32, "f32", libm::erff);
+impl_float!(f64, "f64", libm::erf);

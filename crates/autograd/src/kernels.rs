@@ -256,6 +256,17 @@ pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>
     Ok(out.reshape(s))
 }
 
+/// Threads for one product: the calling thread alone below about 4 MFLOP, where dispatch
+/// costs more than it saves (the size is a first guess; see docs/performance.md), else
+/// rayon's pool.
+fn gemm_threads(m: usize, k: usize, n: usize) -> usize {
+    if m.saturating_mul(k).saturating_mul(n) < (1 << 21) {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
 /// `c = op(a) (m x k) * op(b) (k x n)` with the given (row, column) strides for the
 /// operands; `c` is row-major and contiguous.
 #[allow(clippy::too_many_arguments)]
@@ -287,17 +298,16 @@ fn gemm_strided<T: Float>(
             m,
             k,
             n,
-            T::ONE,
             a.as_ptr(),
             rsa as isize,
             csa as isize,
             b.as_ptr(),
             rsb as isize,
             csb as isize,
-            T::ZERO,
             c.as_mut_ptr(),
             n as isize,
             1,
+            gemm_threads(m, k, n),
         );
     }
 }

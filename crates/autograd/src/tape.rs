@@ -59,10 +59,12 @@ pub trait Function<T: Float>: Op<T> + Sized {
     fn forward(&self, inputs: &[&Tensor<T>]) -> Tensor<T>;
 }
 
-/// An input of a recorded node: its tape position (if it is on the tape) and its value.
-struct Saved<T> {
-    id: Option<usize>,
-    value: Tensor<T>,
+/// An input of a recorded node: a position on the tape (its value is that node's output,
+/// which stays alive until that node itself is swept) or a constant, boxed so that the common
+/// case keeps nodes small.
+enum Input<T> {
+    Node(usize),
+    Const(Box<Tensor<T>>),
 }
 
 struct Node<T> {
@@ -71,7 +73,7 @@ struct Node<T> {
     name: &'static str,
     /// Where the op was called from (for anomaly reports and freed-graph errors).
     location: &'static Location<'static>,
-    inputs: SmallVec<[Saved<T>; 2]>,
+    inputs: SmallVec<[Input<T>; 2]>,
     value: Option<Tensor<T>>,
     leaf: bool,
     freed: bool,
@@ -426,7 +428,13 @@ impl<T: Float> Var<T> {
             Some(t) if is_grad_enabled() => t.clone(),
             _ => return Var::constant(value),
         };
-        let saved = inputs.iter().map(|v| Saved { id: v.id(), value: v.value.clone() }).collect();
+        let saved = inputs
+            .iter()
+            .map(|v| match v.id() {
+                Some(id) => Input::Node(id),
+                None => Input::Const(Box::new(v.value.clone())),
+            })
+            .collect();
         let id = {
             let mut nodes = tape.nodes.borrow_mut();
             let id = nodes.len();
@@ -576,46 +584,53 @@ fn sweep<T: Float>(
     }
     // Nodes below the lowest requested id cannot contribute to what was asked for.
     let stop = keep_ids.as_ref().map(|k| k.iter().copied().min().unwrap_or(0)).unwrap_or(0);
-    let mut keep = vec![false; max_id + 1];
-    match &keep_ids {
-        Some(ids) => ids.iter().filter(|&&i| i <= max_id).for_each(|&i| keep[i] = true),
-        None => {
-            let nodes = tape.nodes.borrow();
-            for (i, k) in keep.iter_mut().enumerate() {
-                *k = nodes[i].leaf;
-            }
-        }
-    }
-    let mut result: Vec<Option<Var<T>>> = vec![None; max_id + 1];
+    let mut keep_sorted: Vec<usize> = keep_ids.clone().unwrap_or_default();
+    keep_sorted.sort_unstable();
+    // Kept gradients, in decreasing id order (the sweep's order).
+    let mut result: Vec<(usize, Var<T>)> = Vec::new();
     let anomaly = is_anomaly_enabled();
     // Inside backward rules, blame whole rules (checked per input gradient below), not the
     // forward values of the ops they are written with.
     let _quiet = anomaly.then(|| AnomalyGuard { prev: ANOMALY.with(|a| a.replace(false)) });
     for i in (stop..=max_id).rev() {
         let Some(g) = grads[i].take() else { continue };
-        if keep[i] {
-            result[i] = Some(g.clone());
-        }
         let (op, inputs, output, location) = {
             let mut nodes = tape.nodes.borrow_mut();
-            let node = &mut nodes[i];
-            if node.leaf {
+            let keep = match &keep_ids {
+                Some(_) => keep_sorted.binary_search(&i).is_ok(),
+                None => nodes[i].leaf,
+            };
+            if keep {
+                result.push((i, g.clone()));
+            }
+            if nodes[i].leaf {
                 continue;
             }
-            if node.freed {
+            let node = &nodes[i];
+            let freed = |name: &str, at: &Location<'static>, id: usize| -> ! {
                 panic!(
-                    "backward: the graph through `{}` (node #{i}, recorded at {}) was already freed by an earlier backward; pass retain_graph: true to the first one to sweep twice",
-                    node.name, node.location
-                );
+                    "backward: the graph through `{name}` (node #{id}, recorded at {at}) was already freed by an earlier backward; pass retain_graph: true to the first one to sweep twice"
+                )
+            };
+            if node.freed {
+                freed(node.name, node.location, i);
             }
             let inputs: SmallVec<[Var<T>; 2]> = node
                 .inputs
                 .iter()
-                .map(|s| Var { node: s.id.map(|id| (tape.clone(), id)), value: s.value.clone() })
+                .map(|inp| match inp {
+                    Input::Node(id) => {
+                        let src = &nodes[*id];
+                        let value = src.value.clone().unwrap_or_else(|| freed(src.name, src.location, *id));
+                        Var { node: Some((tape.clone(), *id)), value }
+                    }
+                    Input::Const(t) => Var { node: None, value: (**t).clone() },
+                })
                 .collect();
             let output =
                 Var { node: Some((tape.clone(), i)), value: node.value.clone().expect("unfreed node has a value") };
-            (node.op.take().expect("unfreed inner node has an op"), inputs, output, node.location)
+            let location = node.location;
+            (nodes[i].op.take().expect("unfreed inner node has an op"), inputs, output, location)
         };
         if inputs.iter().all(|v| v.node.is_none()) {
             put_back(&tape, i, op, retain);
@@ -646,6 +661,7 @@ fn sweep<T: Float>(
         }
         put_back(&tape, i, op, retain);
     }
+    result.reverse();
     Gradients { tape, grads: result }
 }
 
@@ -683,14 +699,15 @@ fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) {
 /// The result of a backward sweep: gradients keyed by the variables they belong to.
 pub struct Gradients<T: Float> {
     tape: Rc<TapeInner<T>>,
-    grads: Vec<Option<Var<T>>>,
+    /// `(tape id, gradient)` in increasing id order.
+    grads: Vec<(usize, Var<T>)>,
 }
 
 impl<T: Float> Gradients<T> {
     fn slot(&self, v: &Var<T>) -> Option<&Var<T>> {
         let (t, id) = v.node.as_ref()?;
         assert!(Rc::ptr_eq(t, &self.tape), "gradients: the variable is on a different tape than the sweep");
-        self.grads.get(*id).and_then(|g| g.as_ref())
+        self.grads.binary_search_by_key(id, |(i, _)| *i).ok().map(|k| &self.grads[k].1)
     }
 
     /// The gradient with respect to `v`, or `None` if `v` does not influence the output (or
