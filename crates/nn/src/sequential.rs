@@ -5,6 +5,7 @@ use crate::activation::Activation;
 use crate::callbacks::Callback;
 use crate::error::NnError;
 use crate::history::{History, Logs};
+use crate::io;
 use crate::losses::Loss;
 use crate::module::{Ctx, Module};
 use crate::optim::Optimizer;
@@ -13,6 +14,7 @@ use crate::state::StateDict;
 use crate::train::{self, Compiled, FitOptions, Metric};
 use autograd::{Float, Tensor, Var};
 use indexmap::IndexMap;
+use std::path::Path;
 
 /// Layers applied in order (each `Send`, so a model can move to another thread); parameter names are `{position}.{name}` as in PyTorch's
 /// `nn.Sequential` (`0.weight`, `0.bias`, `2.weight`, ... — parameterless layers such as
@@ -191,6 +193,55 @@ impl<T: Float> Sequential<T> {
         train::check_optimizer_state(sd, &shapes)?;
         let c = self.compiled.as_mut().ok_or_else(|| NnError::config("not compiled"))?;
         c.optimizer.load_state_dict(sd)
+    }
+
+    /// Saves the weights as a safetensors file with PyTorch names and layouts (`0.weight`
+    /// `[out, in]`, `0.bias`, ...), so `torch.nn.Sequential(...).load_state_dict(
+    /// safetensors.torch.load_file(path))` reads it. The file is written to a temporary
+    /// name and renamed into place: an existing file is never left half-written.
+    ///
+    /// # Errors
+    /// [`NnError::Io`] naming the path.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), NnError> {
+        io::save_safetensors(path, &self.state_dict(), &[("format", "pt")])
+    }
+
+    /// Loads weights saved by [`save`](Self::save) (or by PyTorch's `safetensors.torch.save_file`
+    /// from an equivalent `nn.Sequential`). Every tensor must be present with this model's
+    /// shape; nothing is changed if any check fails.
+    ///
+    /// # Errors
+    /// I/O and format errors naming the file; a mismatch error naming every missing,
+    /// unexpected or wrongly shaped tensor.
+    pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<(), NnError> {
+        let sd = io::load_safetensors::<T>(path)?;
+        io::check_state_dict(&sd, &self.state_dict())?;
+        self.load_state_dict(&sd)
+    }
+
+    /// Saves weights, optimizer state and the number of completed epochs to one checksummed
+    /// file (see [`io::save_checkpoint`]), to resume training exactly with
+    /// [`load_checkpoint`](Self::load_checkpoint) and `FitOptions::initial_epoch`.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidConfig`] if not compiled; I/O errors naming the path.
+    pub fn save_checkpoint(&self, path: impl AsRef<Path>, epoch: usize) -> Result<(), NnError> {
+        let ckpt = io::Checkpoint::new(self.state_dict(), self.optimizer_state_dict()?, epoch);
+        io::save_checkpoint(path, &ckpt)
+    }
+
+    /// Restores weights and optimizer state from a checkpoint; returns the epochs completed
+    /// (pass it as `FitOptions::initial_epoch`). The model must be compiled with the same
+    /// kind of optimizer.
+    ///
+    /// # Errors
+    /// I/O, format or checksum errors naming the file; mismatch errors naming the tensor.
+    pub fn load_checkpoint(&mut self, path: impl AsRef<Path>) -> Result<usize, NnError> {
+        let ckpt = io::load_checkpoint::<T>(path)?;
+        io::check_state_dict(&ckpt.model, &self.state_dict())?;
+        self.load_optimizer_state_dict(&ckpt.optimizer)?;
+        self.load_state_dict(&ckpt.model)?;
+        Ok(ckpt.epoch)
     }
 }
 

@@ -1,0 +1,94 @@
+//! Saving and loading whole models through files.
+
+use autograd::Tensor;
+use nn::{Activation, Adam, Dense, FitOptions, Loss, Metric, Module, Sequential};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+fn model(seed: u64) -> Sequential {
+    nn::manual_seed(seed);
+    let mut m = Sequential::new()
+        .add(Dense::new(4, 8).activation(Activation::Relu))
+        .add(Dense::new(8, 3).activation(Activation::Softmax));
+    m.compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    m
+}
+
+fn data() -> (Tensor<f32>, Tensor<f32>) {
+    let mut rng = StdRng::seed_from_u64(3);
+    let x = Tensor::<f32>::rand_uniform([60, 4], -1.0, 1.0, &mut rng);
+    let y = Tensor::from_vec((0..60).map(|i| (i % 3) as f32).collect(), [60]).unwrap();
+    (x, y)
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nn-save-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn save_then_load_weights_gives_the_same_predictions() {
+    let (x, y) = data();
+    let mut a = model(1);
+    a.fit(&x, &y, FitOptions { epochs: 3, batch_size: 8, verbose: 0, ..Default::default() }).unwrap();
+    let path = tmp("weights.safetensors");
+    a.save(&path).unwrap();
+    let mut b = model(2); // different initial weights
+    assert_ne!(a.predict(&x).unwrap(), b.predict(&x).unwrap());
+    b.load_weights(&path).unwrap();
+    assert_eq!(a.predict(&x).unwrap(), b.predict(&x).unwrap());
+    // PyTorch layout: Linear weight is [out, in]
+    let sd = nn::io::load_safetensors::<f32>(&path).unwrap();
+    assert_eq!(sd.get("0.weight").unwrap().shape(), &[8, 4]);
+    assert_eq!(sd.get("1.bias").unwrap().shape(), &[3]);
+}
+
+#[test]
+fn loading_into_a_different_architecture_names_the_tensor() {
+    let path = tmp("arch.safetensors");
+    model(1).save(&path).unwrap();
+    nn::manual_seed(0);
+    let mut other = Sequential::<f32>::new().add(Dense::new(4, 5)).add(Dense::new(5, 3));
+    let before = other.state_dict();
+    let err = other.load_weights(&path).unwrap_err().to_string();
+    assert!(err.contains("0.weight"), "{err}");
+    assert_eq!(other.state_dict().get("0.weight"), before.get("0.weight"), "a failed load changes nothing");
+}
+
+#[test]
+fn checkpoint_resume_through_a_file_is_exact() {
+    let (x, y) = data();
+    let opts = |epochs, initial_epoch| FitOptions {
+        epochs,
+        initial_epoch,
+        batch_size: 8,
+        verbose: 0,
+        seed: Some(7),
+        ..Default::default()
+    };
+    let mut straight = model(1);
+    straight.fit(&x, &y, opts(4, 0)).unwrap();
+
+    let path = tmp("ckpt.safetensors");
+    let mut first = model(1);
+    first.fit(&x, &y, opts(2, 0)).unwrap();
+    first.save_checkpoint(&path, 2).unwrap();
+    let mut resumed = model(5);
+    let epoch = resumed.load_checkpoint(&path).unwrap();
+    assert_eq!(epoch, 2);
+    resumed.fit(&x, &y, opts(4, epoch)).unwrap();
+    for (name, t) in straight.state_dict().iter() {
+        let r = resumed.state_dict();
+        let u = r.get(name).unwrap();
+        let same = t.data().iter().zip(u.data()).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{name} differs after resume");
+    }
+}
+
+#[test]
+fn missing_file_is_an_error_naming_it() {
+    let mut m = model(1);
+    let err = m.load_weights("/nonexistent/weights.safetensors").unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/weights.safetensors"), "{err}");
+}
