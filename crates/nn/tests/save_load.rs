@@ -92,3 +92,10 @@ fn missing_file_is_an_error_naming_it() {
     let err = m.load_weights("/nonexistent/weights.safetensors").unwrap_err().to_string();
     assert!(err.contains("/nonexistent/weights.safetensors"), "{err}");
 }
+
+#[test]
+fn separate_activation_layers_give_pytorch_indices() {
+    let m = Sequential::<f32>::new().add(Dense::new(3, 4)).add(nn::Relu).add(Dense::new(4, 2)).add(nn::Softmax);
+    let names: Vec<String> = m.state_dict().keys().cloned().collect();
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+}
