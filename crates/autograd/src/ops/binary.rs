@@ -67,14 +67,31 @@ impl<T: Float> Op<T> for Pow {
     }
     fn backward(&self, inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
         let (a, b) = (&inputs[0], &inputs[1]);
-        let ga = to_input(a, || g * &(b * &a.pow(&(b - T::ONE))));
-        // d/db a^b = a^b ln a. At a == 0 the limit is 0 (for b > 0); the inner `where`
-        // keeps ln away from 0 so no NaN leaks into higher derivatives.
-        let gb = to_input(b, || {
-            let zero = a.value().map(|v| if v == T::ZERO { T::ONE } else { T::ZERO });
-            let safe_a = Var::scalar(T::ONE).where_(&zero, a);
-            let ln_a = Var::scalar(T::ZERO).where_(&zero, &safe_a.ln());
-            g * &(y * &ln_a)
+        // Where a mask is set, a "safe" operand is substituted inside and the result is
+        // masked to 0 outside, so no 0 * inf reaches the value or any higher derivative.
+        // Masks are computed only when some element needs one.
+        let mask = |f: fn(T, T) -> bool| {
+            let m = a.value().zip_with(b.value(), "pow", |x, e| if f(x, e) { T::ONE } else { T::ZERO });
+            m.data().iter().any(|&v| v != T::ZERO).then_some(m)
+        };
+        // d/da a^b = b a^(b-1); at a == 0, b == 0 that is 0 * inf, taken as 0 (x^0 is
+        // constant), as PyTorch does.
+        let ga = to_input(a, || match mask(|x, e| x == T::ZERO && e == T::ZERO) {
+            None => g * &(b * &a.pow(&(b - T::ONE))),
+            Some(m) => {
+                let safe_b = Var::scalar(T::ONE).where_(&m, b);
+                g * &Var::scalar(T::ZERO).where_(&m, &(b * &a.pow(&(safe_b - T::ONE))))
+            }
+        });
+        // d/db a^b = a^b ln a. At a == 0 with b >= 0 the limit is 0 and is taken as 0 (as
+        // PyTorch); for b < 0 it is inf * -inf = -inf, left as it is (PyTorch too).
+        let gb = to_input(b, || match mask(|x, e| x == T::ZERO && e >= T::ZERO) {
+            None => g * &(y * &a.ln()),
+            Some(m) => {
+                let safe_a = Var::scalar(T::ONE).where_(&m, a);
+                let ln_a = Var::scalar(T::ZERO).where_(&m, &safe_a.ln());
+                g * &(y * &ln_a)
+            }
         });
         smallvec![ga, gb]
     }
@@ -157,8 +174,12 @@ impl<T: Float> Op<T> for DivScalar<T> {
 }
 
 impl<T: Float> Var<T> {
-    /// `self ^ exponent` elementwise with broadcasting. The gradient with respect to the
-    /// exponent is `a^b ln a`, taken as 0 where `a == 0`.
+    /// `self ^ exponent` elementwise with broadcasting.
+    ///
+    /// At a base of 0 the gradients follow PyTorch: with respect to the base, `b a^(b-1)`
+    /// (so `inf` for `0 < b < 1`, `-inf` for `b < 0`), and 0 where `b == 0` too; with
+    /// respect to the exponent, `a^b ln a`, taken as 0 where `a == 0` and `b >= 0` (its
+    /// limit), and `-inf` where `a == 0` and `b < 0`. A negative base gives NaN (complex).
     #[track_caller]
     pub fn pow(&self, exponent: &Var<T>) -> Var<T> {
         let value = self.value().zip_with(exponent.value(), "pow", |a, b| a.powf(b));
@@ -166,16 +187,18 @@ impl<T: Float> Var<T> {
     }
 
     /// Elementwise maximum with broadcasting; on ties each side gets half the gradient.
+    /// NaN on either side gives NaN (as `torch.maximum`).
     #[track_caller]
     pub fn maximum(&self, other: &Var<T>) -> Var<T> {
-        let value = self.value().zip_with(other.value(), "maximum", |a, b| if a >= b || b.is_nan() { a } else { b });
+        let value = self.value().zip_with(other.value(), "maximum", |a, b| if a >= b || a.is_nan() { a } else { b });
         Var::from_op(Extremum { max: true }, &[self, other], value)
     }
 
     /// Elementwise minimum with broadcasting; on ties each side gets half the gradient.
+    /// NaN on either side gives NaN (as `torch.minimum`).
     #[track_caller]
     pub fn minimum(&self, other: &Var<T>) -> Var<T> {
-        let value = self.value().zip_with(other.value(), "minimum", |a, b| if a <= b || b.is_nan() { a } else { b });
+        let value = self.value().zip_with(other.value(), "minimum", |a, b| if a <= b || a.is_nan() { a } else { b });
         Var::from_op(Extremum { max: false }, &[self, other], value)
     }
 

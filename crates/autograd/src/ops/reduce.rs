@@ -57,7 +57,8 @@ impl<T: Float> Var<T> {
         self.sum_axes(&[], false)
     }
 
-    /// Sum over `axes` (every axis if empty); `keepdim` keeps them with size 1.
+    /// Sum over `axes` (every axis if empty); `keepdim` keeps them with size 1. The sum
+    /// over an empty axis is 0.
     #[track_caller]
     pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("sum", axes, self.ndim());
@@ -71,7 +72,8 @@ impl<T: Float> Var<T> {
         self.mean_axes(&[], false)
     }
 
-    /// Mean over `axes` (every axis if empty).
+    /// Mean over `axes` (every axis if empty). The mean over an empty axis is NaN (0/0),
+    /// as in NumPy and PyTorch.
     #[track_caller]
     pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("mean", axes, self.ndim());
@@ -80,7 +82,10 @@ impl<T: Float> Var<T> {
     }
 
     /// Maximum over `axes` (every axis if empty). Where several elements tie for the
-    /// maximum, the gradient is shared equally among them (as `torch.amax`).
+    /// maximum, the gradient is shared equally among them (as `torch.amax`). NaN propagates.
+    ///
+    /// The maximum over an empty axis is -infinity, the identity of `max` (NumPy and
+    /// PyTorch raise an error instead); its gradient goes to no element.
     #[track_caller]
     pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("max", axes, self.ndim());
@@ -94,7 +99,8 @@ impl<T: Float> Var<T> {
         self.max_axes(&[], false)
     }
 
-    /// Minimum over `axes`; ties share the gradient equally.
+    /// Minimum over `axes`; ties share the gradient equally. NaN propagates. The minimum
+    /// over an empty axis is +infinity (see [`max_axes`](Self::max_axes)).
     #[track_caller]
     pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("min", axes, self.ndim());

@@ -52,7 +52,7 @@ unary_op!(
     bwd: |x, y, g| g * y
 );
 unary_op!(
-    /// Natural logarithm (-inf at 0, NaN below).
+    /// Natural logarithm (-inf at 0, NaN below). The gradient at 0 is +inf (1/0), as in PyTorch.
     ln, Ln, "ln",
     fwd: |v| v.ln(),
     bwd: |x, y, g| g / x
@@ -112,9 +112,9 @@ unary_op!(
     bwd: |x, y, g| g * &(y * &(-y + T::ONE))
 );
 unary_op!(
-    /// max(x, 0). The gradient at 0 is 0.
+    /// max(x, 0). The gradient at 0 is 0 (as PyTorch); NaN stays NaN.
     relu, Relu, "relu",
-    fwd: |v| if v > T::ZERO { v } else { T::ZERO },
+    fwd: |v| if v > T::ZERO || v.is_nan() { v } else { T::ZERO },
     bwd: |x, y, g| g * &mask(x, |v| if v > T::ZERO { T::ONE } else { T::ZERO })
 );
 unary_op!(
@@ -217,14 +217,17 @@ impl<T: Float> Op<T> for Clamp {
 }
 
 impl<T: Float> Var<T> {
-    /// x^n for an integer n.
+    /// x^n for an integer n. The gradient `n x^(n-1)` at 0 is 0 for n >= 2, 1 for n = 1,
+    /// -inf for n = -1 (as PyTorch); `powi(0)` has gradient 0 everywhere.
     #[track_caller]
     pub fn powi(&self, n: i32) -> Var<T> {
         let value = self.value().map(|v| v.powi(n));
         Var::from_op(Powi(n), &[self], value)
     }
 
-    /// x^p for a real constant p (see [`pow`](Self::pow) for a variable exponent).
+    /// x^p for a real constant p (see [`pow`](Self::pow) for a variable exponent). The
+    /// gradient `p x^(p-1)` at 0 is +inf for 0 < p < 1 (e.g. `powf(0.5)`), 1 for p = 1 and 0
+    /// for p > 1, as in PyTorch; `powf(0.0)` has gradient 0 everywhere.
     #[track_caller]
     pub fn powf(&self, p: f64) -> Var<T> {
         let pt = T::from_f64(p);
@@ -232,7 +235,7 @@ impl<T: Float> Var<T> {
         Var::from_op(Powf(p), &[self], value)
     }
 
-    /// x for x > 0, else `alpha * x`.
+    /// x for x > 0, else `alpha * x`. The gradient at 0 is `alpha` (as PyTorch).
     #[track_caller]
     pub fn leaky_relu(&self, alpha: f64) -> Var<T> {
         let a = T::from_f64(alpha);
@@ -240,7 +243,7 @@ impl<T: Float> Var<T> {
         Var::from_op(LeakyRelu(alpha), &[self], value)
     }
 
-    /// x for x > 0, else `alpha * (e^x - 1)`.
+    /// x for x > 0, else `alpha * (e^x - 1)`. The gradient at 0 is `alpha` (as PyTorch).
     #[track_caller]
     pub fn elu(&self, alpha: f64) -> Var<T> {
         let a = T::from_f64(alpha);
