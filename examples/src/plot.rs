@@ -33,13 +33,45 @@ fn to_io<E: std::error::Error>(path: &Path, e: E) -> std::io::Error {
     std::io::Error::other(format!("{}: cannot draw plot: {e}", path.display()))
 }
 
-/// Draws line charts (e.g. loss and validation loss per epoch) into an SVG file.
-pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> std::io::Result<()> {
+/// One chart of a figure drawn by [`panels`].
+pub enum Panel<'a> {
+    /// Line charts, as [`line_chart`] draws them.
+    Lines {
+        /// Chart title.
+        title: &'a str,
+        /// Label of the x axis.
+        x_label: &'a str,
+        /// Label of the y axis.
+        y_label: &'a str,
+        /// The curves.
+        series: Vec<Series<'a>>,
+    },
+    /// Data points with lines over them, as [`scatter_with_lines`] draws them.
+    Scatter {
+        /// Chart title.
+        title: &'a str,
+        /// Label of the x axis.
+        x_label: &'a str,
+        /// Label of the y axis.
+        y_label: &'a str,
+        /// The data points.
+        points: Vec<(f64, f64)>,
+        /// The lines (e.g. a fitted line).
+        lines: Vec<Series<'a>>,
+    },
+}
+
+fn draw_lines<'b>(
+    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> std::io::Result<()> {
     let all: Vec<&[(f64, f64)]> = series.iter().map(|s| s.points.as_slice()).collect();
     let ((x0, x1), (y0, y1)) = bounds(&all);
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(40)
@@ -54,32 +86,42 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series
             .map_err(|e| to_io(path, e))?
             .label(s.label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        // Markers on short curves (a few epochs), so that a single point still shows.
+        if s.points.len() <= 30 {
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| to_io(path, e))?;
+        }
     }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| to_io(path, e))?;
-    root.present().map_err(|e| to_io(path, e))
+        .map_err(|e| to_io(path, e))
 }
 
-/// Draws a scatter of data points with one or more lines over it (e.g. a fitted line and the
-/// least-squares line) into an SVG file.
-pub fn scatter_with_lines(path: &Path, title: &str, points: &[(f64, f64)], lines: &[Series]) -> std::io::Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn draw_scatter<'b>(
+    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    points: &[(f64, f64)],
+    lines: &[Series],
+) -> std::io::Result<()> {
     let mut all: Vec<&[(f64, f64)]> = vec![points];
     all.extend(lines.iter().map(|s| s.points.as_slice()));
     let ((x0, x1), (y0, y1)) = bounds(&all);
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| to_io(path, e))?;
-    chart.configure_mesh().x_desc("x").y_desc("y").draw().map_err(|e| to_io(path, e))?;
+    chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(|e| to_io(path, e))?;
     chart
         .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 3, BLUE.mix(0.6).filled())))
         .map_err(|e| to_io(path, e))?
@@ -98,8 +140,66 @@ pub fn scatter_with_lines(path: &Path, title: &str, points: &[(f64, f64)], lines
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| to_io(path, e))?;
+        .map_err(|e| to_io(path, e))
+}
+
+/// Draws line charts (e.g. loss and validation loss per epoch) into an SVG file.
+pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> std::io::Result<()> {
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
+    draw_lines(&root, path, title, x_label, y_label, series)?;
     root.present().map_err(|e| to_io(path, e))
+}
+
+/// Draws a scatter of data points with one or more lines over it (e.g. a fitted line and the
+/// least-squares line) into an SVG file.
+pub fn scatter_with_lines(path: &Path, title: &str, points: &[(f64, f64)], lines: &[Series]) -> std::io::Result<()> {
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
+    draw_scatter(&root, path, title, "x", "y", points, lines)?;
+    root.present().map_err(|e| to_io(path, e))
+}
+
+/// Draws several charts side by side (800 x 500 pixels each) into one SVG file, e.g. a
+/// learning curve next to the data and the fitted line.
+pub fn panels(path: &Path, panels: &[Panel]) -> std::io::Result<()> {
+    let n = panels.len().max(1);
+    let root = SVGBackend::new(path, (800 * n as u32, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
+    for (area, panel) in root.split_evenly((1, n)).iter().zip(panels) {
+        match panel {
+            Panel::Lines { title, x_label, y_label, series } => {
+                draw_lines(area, path, title, x_label, y_label, series)?
+            }
+            Panel::Scatter { title, x_label, y_label, points, lines } => {
+                draw_scatter(area, path, title, x_label, y_label, points, lines)?
+            }
+        }
+    }
+    root.present().map_err(|e| to_io(path, e))
+}
+
+/// The learning-curve panels of a training history: one chart of every `*loss` series
+/// (`loss`, `val_loss`) and, if the history has any, one chart of the other metrics
+/// (`accuracy`, `val_accuracy`, ...), against the epoch number (from 1).
+pub fn history_panels<'a>(history: &'a nn::History, title: &'a str) -> Vec<Panel<'a>> {
+    let series = |want_loss: bool| -> Vec<Series<'a>> {
+        history
+            .history
+            .iter()
+            .filter(|(k, _)| k.ends_with("loss") == want_loss)
+            .map(|(k, v)| Series {
+                label: k.as_str(),
+                points: history.epoch.iter().zip(v).map(|(&e, &y)| ((e + 1) as f64, y)).collect(),
+            })
+            .collect()
+    };
+    let mut out = vec![Panel::Lines { title, x_label: "epoch", y_label: "loss", series: series(true) }];
+    let metrics = series(false);
+    if !metrics.is_empty() {
+        out.push(Panel::Lines { title: "Metrics", x_label: "epoch", y_label: "value", series: metrics });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -120,6 +220,33 @@ mod tests {
         scatter_with_lines(&q, "Fit", &[(0.5, 2.0), (0.2, 1.5)], &[line]).unwrap();
         let text = std::fs::read_to_string(&q).unwrap();
         assert!(text.contains("<circle") && text.contains("Fit"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn panels_side_by_side_and_history() {
+        let dir = std::env::temp_dir().join(format!("plot-panels-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut h = nn::History::default();
+        for e in 0..3 {
+            let logs = nn::Logs::from([
+                ("loss".to_string(), 1.0 / (e + 1) as f64),
+                ("accuracy".to_string(), 0.5 + 0.1 * e as f64),
+                ("val_loss".to_string(), 1.2 / (e + 1) as f64),
+            ]);
+            h.push(e, &logs);
+        }
+        let panels = history_panels(&h, "Curves");
+        assert_eq!(panels.len(), 2);
+        let p = dir.join("h.svg");
+        super::panels(&p, &panels).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("width=\"1600\"") && text.contains("val_loss") && text.contains("accuracy"));
+        let q = dir.join("s.svg");
+        let scatter =
+            Panel::Scatter { title: "S", x_label: "a", y_label: "b", points: vec![(0.0, 1.0)], lines: vec![] };
+        super::panels(&q, &[scatter]).unwrap();
+        assert!(std::fs::read_to_string(&q).unwrap().contains("<circle"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
