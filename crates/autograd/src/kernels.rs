@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::{self, fmt_shape, numel, Shape};
+use crate::simd::{MapKernel, RunFoldKernel, ZipKernel};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
@@ -56,7 +57,7 @@ pub(crate) fn gather_strided<T: Float>(data: &[T], shape: &[usize], strides: &[u
 }
 
 pub(crate) fn map<T: Float>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
-    a.iter().map(|&x| f(x)).collect()
+    crate::simd::vectorized(MapKernel { a, f })
 }
 
 /// Elementwise `f(a, b)` over the broadcast shape `out`.
@@ -69,15 +70,17 @@ pub(crate) fn zip_broadcast<T: Float>(
     f: impl Fn(T, T) -> T,
 ) -> Vec<T> {
     if sa == sb {
-        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false });
     }
     if b.len() == 1 && sa == out {
-        let y = b[0];
-        return a.iter().map(|&x| f(x, y)).collect();
+        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false });
     }
     if a.len() == 1 && sb == out {
-        let x = a[0];
-        return b.iter().map(|&y| f(x, y)).collect();
+        return crate::simd::vectorized(ZipKernel { a: b, b: a, f, swap: true });
+    }
+    // Row broadcast (a bias added to every row): contiguous runs of b's length.
+    if sa == out && !b.is_empty() && sb.len() <= sa.len() && sa[sa.len() - sb.len()..] == *sb {
+        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false });
     }
     let stra = shape::broadcast_strides(sa, out);
     let strb = shape::broadcast_strides(sb, out);
@@ -118,6 +121,19 @@ pub(crate) fn zip_broadcast<T: Float>(
 /// Sum of a slice with pairwise blocks of 8 accumulators (more accurate and faster than a
 /// single running sum).
 pub(crate) fn sum<T: Float>(a: &[T]) -> T {
+    struct Sum<'a, T>(&'a [T]);
+    impl<T: Float> crate::simd::Kernel for Sum<'_, T> {
+        type Output = T;
+        #[inline(always)]
+        fn run(self) -> T {
+            sum_inner(self.0)
+        }
+    }
+    crate::simd::vectorized(Sum(a))
+}
+
+#[inline(always)]
+fn sum_inner<T: Float>(a: &[T]) -> T {
     let mut acc = [T::ZERO; 8];
     let chunks = a.chunks_exact(8);
     let rem = chunks.remainder();
@@ -146,9 +162,7 @@ pub(crate) fn reduce<T: Float>(data: &[T], shape: &[usize], kept: &[usize], init
     if let Some(fr) = first_reduced {
         if (fr..nd).all(|i| kept[i] == 1) {
             let run = numel(&shape[fr..]);
-            for (o, chunk) in out.iter_mut().zip(data.chunks_exact(run)) {
-                *o = chunk.iter().fold(init, |a, &x| f(a, x));
-            }
+            crate::simd::vectorized(RunFoldKernel { data, out: &mut out, run, init, f });
             return out;
         }
     } else {
@@ -256,11 +270,11 @@ pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>
     Ok(out.reshape(s))
 }
 
-/// Threads for one product: the calling thread alone below about 4 MFLOP, where dispatch
+/// Threads for one product: the calling thread alone below about 32 MFLOP, where dispatch
 /// costs more than it saves (the size is a first guess; see docs/performance.md), else
 /// rayon's pool.
 fn gemm_threads(m: usize, k: usize, n: usize) -> usize {
-    if m.saturating_mul(k).saturating_mul(n) < (1 << 21) {
+    if m.saturating_mul(k).saturating_mul(n) < (1 << 24) {
         1
     } else {
         rayon::current_num_threads()

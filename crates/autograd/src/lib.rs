@@ -34,6 +34,7 @@ mod gradcheck;
 mod kernels;
 mod ops;
 pub mod shape;
+pub mod simd;
 mod tape;
 mod tensor;
 

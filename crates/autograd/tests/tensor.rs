@@ -118,3 +118,21 @@ fn matmul_shapes() {
     assert_eq!(e.to_string(), "matmul: [2, 3] x [2, 3]: inner dimensions 3 and 2 differ");
     assert!(Tensor::<f64>::scalar(1.0).try_matmul(&v).is_err());
 }
+
+#[test]
+fn broadcast_fast_paths_keep_operand_order() {
+    // scalar on the left, on the right, one-element tensors of different rank, row broadcast
+    let a = Tensor::<f64>::from_vec(vec![10.0], [1]).unwrap();
+    let b = Tensor::<f64>::from_vec(vec![3.0], [1, 1]).unwrap();
+    assert_eq!(a.sub(&b).to_vec(), vec![7.0]);
+    assert_eq!(b.sub(&a).to_vec(), vec![-7.0]);
+    let m = Tensor::<f64>::arange(6).reshape([2, 3]);
+    let s = Tensor::<f64>::scalar(1.0);
+    assert_eq!(s.sub(&m).to_vec(), vec![1.0, 0.0, -1.0, -2.0, -3.0, -4.0]);
+    assert_eq!(m.sub(&s).to_vec(), vec![-1.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
+    let row = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0], [3]).unwrap();
+    assert_eq!(m.sub(&row).to_vec(), vec![-1.0, -1.0, -1.0, 2.0, 2.0, 2.0]);
+    assert_eq!(row.sub(&m).to_vec(), vec![1.0, 1.0, 1.0, -2.0, -2.0, -2.0]);
+    let big = Tensor::<f32>::ones([1000]);
+    assert_eq!(big.map(|v| v * 3.0).sum_all(), 3000.0);
+}

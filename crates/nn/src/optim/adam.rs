@@ -97,6 +97,57 @@ impl<T: Float> Adam<T> {
     }
 }
 
+/// The per-step constants of the Adam update (passed by value so the loop keeps them in
+/// registers).
+#[derive(Clone, Copy)]
+struct AdamConsts<T> {
+    a: T,
+    s: T,
+    eps: T,
+    b1t: T,
+    b2t: T,
+    omb1: T,
+    omb2: T,
+    wd: T,
+    decay: T,
+    decoupled: bool,
+}
+
+/// One fused pass over a parameter: weight decay, both moments and the update.
+struct AdamKernel<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+    k: AdamConsts<T>,
+}
+
+impl<T: Float> autograd::simd::Kernel for AdamKernel<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        adam_update(self.p, self.g, self.m, self.v, self.k)
+    }
+}
+
+#[inline(always)]
+fn adam_update<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: AdamConsts<T>) {
+    let n = p.len().min(g.len()).min(m.len()).min(v.len());
+    let (p, g, m, v) = (&mut p[..n], &g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        let mut pi = p[i];
+        if k.decoupled {
+            pi *= k.decay;
+        }
+        let gi = g[i] + k.wd * pi;
+        let mi = k.b1t * m[i] + k.omb1 * gi;
+        let vi = k.b2t * v[i] + k.omb2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi - k.a * mi / (vi.sqrt() * k.s + k.eps);
+    }
+}
+
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut [&mut Tensor<T>], grads: &[Tensor<T>]) {
         let grads = apply_clip(self.clip, grads);
@@ -121,15 +172,8 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             let p = p.data_mut();
             let [m, v] = &mut self.state.slots[i][..] else { unreachable!("two slots") };
             let (m, v) = (m.data_mut(), v.data_mut());
-            for (((p, &g), m), v) in p.iter_mut().zip(g.data()).zip(m.iter_mut()).zip(v.iter_mut()) {
-                if self.decoupled {
-                    *p *= decay;
-                }
-                let g = g + wd * *p;
-                *m = b1t * *m + omb1 * g;
-                *v = b2t * *v + omb2 * g * g;
-                *p -= a * *m / (v.sqrt() * s + eps);
-            }
+            let k = AdamConsts { a, s, eps, b1t, b2t, omb1, omb2, wd, decay, decoupled: self.decoupled };
+            autograd::simd::vectorized(AdamKernel { p, g: g.data(), m, v, k });
         }
         self.state.step += 1;
     }
