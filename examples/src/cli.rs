@@ -14,8 +14,8 @@ pub struct Opt {
     pub help: &'static str,
 }
 
-/// Parsed command line. Create with [`Cli::parse`], read options with the getters, then call
-/// [`Cli::finish`] so that unknown options are reported.
+/// Parsed command line. Create with [`Cli::parse`] (which already rejects unknown options)
+/// and read options with the getters.
 pub struct Cli {
     prog: String,
     values: HashMap<String, String>,

@@ -161,3 +161,30 @@ fn diabetes_runs_quietly_and_plots() {
     assert!(stdout.contains("test R2") && stdout.contains("MLP 10-64-1") && !stdout.contains("Epoch"), "{stdout}");
     common::assert_svg(&plot, "MLP on the test patients");
 }
+
+const BACKPROP: &str = env!("CARGO_BIN_EXE_backprop_by_hand");
+
+#[test]
+fn backprop_by_hand_passes_the_right_formulas_and_catches_the_wrong_ones() {
+    let dir = std::env::temp_dir().join(format!("backprop-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("loss.svg");
+    let out = run(BACKPROP, &["--steps", "200", "--plot", svg.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let line = |prefix: &str| stdout.lines().find(|l| l.trim_start().starts_with(prefix)).unwrap_or("").to_string();
+    assert!(line("hand-derived formulas").ends_with("PASS"), "{stdout}");
+    assert!(line("tape").ends_with("PASS"), "{stdout}");
+    // categorical cross-entropy on sigmoid outputs: delta2 = p - y is wrong, and so is summing over k
+    assert!(line("textbook: delta2 = p - y").contains("FAIL"), "{stdout}");
+    assert!(line("textbook: dW2 sums over k").contains("FAIL"), "{stdout}");
+    assert!(stdout.contains("200/200 [=============================="), "Keras-style bar: {stdout}");
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    // with binary cross-entropy, p - y is the right output error
+    let bce = text(&run(BACKPROP, &["--loss", "bce", "--steps", "10"]).stdout);
+    assert!(bce.lines().any(|l| l.contains("textbook: delta2 = p - y") && l.contains("PASS")), "{bce}");
+    let bad = run(BACKPROP, &["--loss", "hinge"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("unknown loss 'hinge'"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

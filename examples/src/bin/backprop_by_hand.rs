@@ -170,6 +170,7 @@ fn main() {
             Opt { name: "steps", value: "N", help: "gradient-descent steps (default 1000)" },
             Opt { name: "lr", value: "RATE", help: "learning rate (default 0.01)" },
             Opt { name: "seed", value: "N", help: "seed for the initial weights (default 42)" },
+            Opt { name: "plot", value: "FILE.svg", help: "write the loss curve as an SVG file" },
         ],
     );
     let loss = match cli.get("loss", "ce".to_string()).as_str() {
@@ -181,6 +182,7 @@ fn main() {
     let steps: usize = cli.get("steps", 1000);
     let lr: f64 = cli.get("lr", 0.01);
     let seed: u64 = cli.get("seed", 42);
+    let plot: Option<String> = cli.get_opt("plot");
 
     let mut rng = StdRng::seed_from_u64(seed);
     let mut params = Params {
@@ -221,21 +223,40 @@ fn main() {
     }
 
     // 2. Plain gradient descent with the hand-derived gradients, checked against the tape
-    //    at every step.
+    //    at every step. The steps are shown as one Keras-style epoch.
     println!("\nTraining: {steps} steps of gradient descent, learning rate {lr}");
     let mut worst: f64 = 0.0;
+    let mut curve = Vec::with_capacity(steps);
+    let mut bar = nn::train::Progress::new(steps, 1);
+    let mut logs = nn::Logs::new();
     for step in 1..=steps {
         let g = by_hand(&params, &x, &y, loss, Formula::Correct);
         let (l, gt) = by_tape(&params, &x, &y, loss);
-        worst = worst.max(max_rel_err(&g, &gt));
+        let err = max_rel_err(&g, &gt);
+        worst = worst.max(err);
         for (p, gp) in [&mut params.w1, &mut params.b1, &mut params.w2, &mut params.b2].into_iter().zip(&g) {
             for (v, d) in p.data_mut().iter_mut().zip(gp.data()) {
                 *v -= lr * d;
             }
         }
-        if step == 1 || step % (steps / 10).max(1) == 0 {
-            println!("  step {step:>5}: loss {l:.6}");
+        curve.push((step as f64, l));
+        logs.insert("loss".into(), l);
+        logs.insert("hand_vs_tape".into(), err);
+        bar.update(step, &logs);
+    }
+    bar.finish(&logs);
+    for &(step, l) in curve.iter().step_by((steps / 10).max(1)) {
+        println!("  step {:>5}: loss {l:.6}", step as usize);
+    }
+    if let Some(path) = &plot {
+        let series = examples::plot::Series { label: "loss", points: curve.clone() };
+        if let Err(e) =
+            examples::plot::line_chart(std::path::Path::new(path), "Backprop by hand: loss", "step", "loss", &[series])
+        {
+            eprintln!("backprop_by_hand: error: {e}");
+            std::process::exit(1);
         }
+        println!("Loss curve written to {path}");
     }
     let (l_end, _) = by_tape(&params, &x, &y, loss);
     let out = {
