@@ -22,7 +22,8 @@
 //! * [`Module`] (the layer trait), [`Ctx`] (one forward pass), [`Param`]: [`module`].
 //! * Layers: [`Dense`]/[`Linear`], [`Dropout`], [`Flatten`], activation layers, [`Sequential`].
 //! * [`Init`]ialisers, [`Regularizer`]s, [`losses`], [`optim`]izers and [`Schedule`]s.
-//! * [`data`]: datasets, batching, one-hot.
+//! * [`data`]: datasets, batching, one-hot; [`data::BatchSource`], the inputs of `fit`, built
+//!   batch by batch ([`data::U8Images`]: bytes scaled to floats per batch).
 //! * [`train`]: `fit`/`evaluate`/`predict`, metrics, progress bar; [`callbacks`]; [`History`].
 //! * [`StateDict`]: parameters and optimizer state in memory (PyTorch names and layouts).
 //! * [`rng`]: seeding ([`manual_seed`]).

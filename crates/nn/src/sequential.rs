@@ -3,6 +3,7 @@
 
 use crate::activation::Activation;
 use crate::callbacks::Callback;
+use crate::data::BatchSource;
 use crate::error::NnError;
 use crate::history::{History, Logs};
 use crate::io;
@@ -125,10 +126,19 @@ impl<T: Float> Sequential<T> {
     /// Trains for `opts.epochs` epochs and returns the per-epoch metrics. See [`FitOptions`]
     /// and the [`train`] module for what happens in an epoch.
     ///
+    /// `x` is a [`Tensor`] `[n, ...]` or any other [`BatchSource`], such as
+    /// [`U8Images`](crate::data::U8Images), which keeps images as bytes and converts one batch
+    /// at a time; `y` is a [`Tensor`] with `n` targets.
+    ///
     /// # Errors
     /// [`NnError::InvalidConfig`] if not compiled or the options are invalid; shape or data
     /// errors if `x`/`y` do not fit the model and the loss; errors from callbacks.
-    pub fn fit(&mut self, x: &Tensor<T>, y: &Tensor<T>, opts: FitOptions<T>) -> Result<History, NnError> {
+    pub fn fit(
+        &mut self,
+        x: &(impl BatchSource<T> + ?Sized),
+        y: &Tensor<T>,
+        opts: FitOptions<T>,
+    ) -> Result<History, NnError> {
         self.fit_with_callbacks(x, y, opts, &mut [])
     }
 
@@ -139,7 +149,7 @@ impl<T: Float> Sequential<T> {
     /// As [`fit`](Self::fit).
     pub fn fit_with_callbacks(
         &mut self,
-        x: &Tensor<T>,
+        x: &(impl BatchSource<T> + ?Sized),
         y: &Tensor<T>,
         opts: FitOptions<T>,
         callbacks: &mut [&mut dyn Callback<T>],
@@ -150,11 +160,12 @@ impl<T: Float> Sequential<T> {
         r
     }
 
-    /// The loss and metrics on `(x, y)` in inference mode (batch size 32).
+    /// The loss and metrics on inputs `x` (a [`Tensor`] or any [`BatchSource`]) and targets
+    /// `y`, in inference mode (batch size 32).
     ///
     /// # Errors
     /// As [`fit`](Self::fit).
-    pub fn evaluate(&self, x: &Tensor<T>, y: &Tensor<T>) -> Result<Logs, NnError> {
+    pub fn evaluate(&self, x: &(impl BatchSource<T> + ?Sized), y: &Tensor<T>) -> Result<Logs, NnError> {
         self.evaluate_with(x, y, 32)
     }
 
@@ -162,16 +173,22 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Errors
     /// As [`fit`](Self::fit).
-    pub fn evaluate_with(&self, x: &Tensor<T>, y: &Tensor<T>, batch_size: usize) -> Result<Logs, NnError> {
+    pub fn evaluate_with(
+        &self,
+        x: &(impl BatchSource<T> + ?Sized),
+        y: &Tensor<T>,
+        batch_size: usize,
+    ) -> Result<Logs, NnError> {
         let c = self.compiled.as_ref().ok_or_else(|| NnError::config("evaluate: the model is not compiled"))?;
         train::evaluate(self, c, x, y, batch_size)
     }
 
-    /// The model's outputs for `x` in inference mode (dropout off), computed in batches of 256.
+    /// The model's outputs for `x` (a [`Tensor`] or any [`BatchSource`]) in inference mode
+    /// (dropout off), computed in batches of 256.
     ///
     /// # Errors
     /// [`NnError::ShapeMismatch`] if `x` does not fit the first layer.
-    pub fn predict(&self, x: &Tensor<T>) -> Result<Tensor<T>, NnError> {
+    pub fn predict(&self, x: &(impl BatchSource<T> + ?Sized)) -> Result<Tensor<T>, NnError> {
         train::predict(self, x, 256)
     }
 
@@ -349,7 +366,12 @@ impl<T: Float, M: Module<T>> Model<T, M> {
     ///
     /// # Errors
     /// As [`Sequential::fit`].
-    pub fn fit(&mut self, x: &Tensor<T>, y: &Tensor<T>, opts: FitOptions<T>) -> Result<History, NnError> {
+    pub fn fit(
+        &mut self,
+        x: &(impl BatchSource<T> + ?Sized),
+        y: &Tensor<T>,
+        opts: FitOptions<T>,
+    ) -> Result<History, NnError> {
         self.fit_with_callbacks(x, y, opts, &mut [])
     }
 
@@ -359,7 +381,7 @@ impl<T: Float, M: Module<T>> Model<T, M> {
     /// As [`Sequential::fit`].
     pub fn fit_with_callbacks(
         &mut self,
-        x: &Tensor<T>,
+        x: &(impl BatchSource<T> + ?Sized),
         y: &Tensor<T>,
         opts: FitOptions<T>,
         callbacks: &mut [&mut dyn Callback<T>],
@@ -372,7 +394,7 @@ impl<T: Float, M: Module<T>> Model<T, M> {
     ///
     /// # Errors
     /// As [`Sequential::fit`].
-    pub fn evaluate(&self, x: &Tensor<T>, y: &Tensor<T>) -> Result<Logs, NnError> {
+    pub fn evaluate(&self, x: &(impl BatchSource<T> + ?Sized), y: &Tensor<T>) -> Result<Logs, NnError> {
         let c = self.compiled.as_ref().ok_or_else(|| NnError::config("evaluate: the model is not compiled"))?;
         train::evaluate(&self.module, c, x, y, 32)
     }
@@ -381,7 +403,7 @@ impl<T: Float, M: Module<T>> Model<T, M> {
     ///
     /// # Errors
     /// As [`Sequential::predict`].
-    pub fn predict(&self, x: &Tensor<T>) -> Result<Tensor<T>, NnError> {
+    pub fn predict(&self, x: &(impl BatchSource<T> + ?Sized)) -> Result<Tensor<T>, NnError> {
         train::predict(&self.module, x, 256)
     }
 

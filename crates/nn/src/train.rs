@@ -16,14 +16,25 @@
 //!
 //! With [`FitOptions::seed`] set, a run is a pure function of the initial weights, the
 //! data, the options and the optimizer state: the shuffle of epoch `e` is
-//! [`epoch_permutation`](crate::data::epoch_permutation)`(n, seed, e)` and the dropout
-//! masks of batch `b` come from `derive_seed(seed, [dropout, e, b])`. Training 4 epochs
-//! equals training 2, exporting model and optimizer state, importing them into fresh
-//! objects and training with `initial_epoch: 2, epochs: 4`, bit for bit.
+//! [`epoch_permutation`]`(n, seed, e)` and the dropout masks of batch `b` come from
+//! `derive_seed(seed, [dropout, e, b])`. Training 4 epochs equals training 2, exporting
+//! model and optimizer state, importing them into fresh objects and training with
+//! `initial_epoch: 2, epochs: 4`, bit for bit.
+//!
+//! # Inputs
+//!
+//! The inputs are any [`BatchSource`]: a [`Tensor`], or a source that builds each batch on
+//! demand such as [`U8Images`](crate::data::U8Images) (bytes scaled per batch), so that the
+//! full float array of a large data set never exists. The targets are a [`Tensor`]. A batch
+//! is [`BatchSource::gather`] of a slice of the epoch's permutation (or
+//! [`BatchSource::gather_range`] of consecutive samples when not shuffling, for validation,
+//! evaluation and prediction), and `validation_split` is a range of sample indices: nothing is
+//! copied to split. Only the values matter: training on a source gives the same weights, bit
+//! for bit, as training on a tensor holding the same values.
 
 use crate::activation::Activation;
 use crate::callbacks::{Callback, TrainContext};
-use crate::data::{num_batches, Dataset};
+use crate::data::{epoch_permutation, num_batches, validation_split_point, BatchSource};
 use crate::error::NnError;
 use crate::history::{History, Logs};
 use crate::losses::{labels_from_tensor, Loss, TargetKind};
@@ -33,6 +44,7 @@ use crate::rng::{next_seed, STREAM_DROPOUT};
 use crate::state::StateDict;
 use autograd::{Float, Tensor, Var};
 use std::io::{IsTerminal, Write};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 /// A metric reported during `fit` and by `evaluate` (besides the loss).
@@ -182,10 +194,17 @@ pub struct FitOptions<T: Float = f32> {
     /// Samples per gradient step (the last batch of an epoch may be smaller).
     pub batch_size: usize,
     /// The last fraction of the samples, taken before shuffling, is held out for
-    /// validation (Keras' `validation_split`). Ignored if `validation_data` is given.
+    /// validation (Keras' `validation_split`). Ignored if `validation_data` or
+    /// `validation_source` is given. The split is a range of sample indices: the inputs are
+    /// not copied.
     pub validation_split: f64,
     /// Explicit validation inputs and targets.
     pub validation_data: Option<(Tensor<T>, Tensor<T>)>,
+    /// Explicit validation inputs from any [`BatchSource`] (such as
+    /// [`U8Images`](crate::data::U8Images), which converts one batch at a time), and their
+    /// targets: `validation_data` without materialising the inputs. At most one of the two
+    /// may be set.
+    pub validation_source: Option<(Box<dyn BatchSource<T>>, Tensor<T>)>,
     /// Reshuffle the training samples every epoch.
     pub shuffle: bool,
     /// 0: silent; 1: a progress bar per epoch (updated in place on a terminal, one final line
@@ -209,6 +228,7 @@ impl<T: Float> Default for FitOptions<T> {
             batch_size: 32,
             validation_split: 0.0,
             validation_data: None,
+            validation_source: None,
             shuffle: true,
             verbose: 1,
             seed: None,
@@ -218,24 +238,47 @@ impl<T: Float> Default for FitOptions<T> {
     }
 }
 
+/// `[len, sample_shape..]`: the shape of all of `x` as one tensor (for messages).
+fn full_shape<T: Float>(x: &dyn BatchSource<T>) -> Vec<usize> {
+    std::iter::once(x.len()).chain(x.sample_shape().iter().copied()).collect()
+}
+
+/// Checks `x` against the model's input width (when it has one and the samples are vectors).
+fn check_features<T: Float, M: Module<T> + ?Sized>(module: &M, x: &dyn BatchSource<T>) -> Result<(), NnError> {
+    if let (Some(f), [found]) = (module.in_features(), x.sample_shape()) {
+        if *found != f {
+            return Err(NnError::shape("x (features)", &[x.len(), f], &full_shape(x)));
+        }
+    }
+    Ok(())
+}
+
 /// Checks `x` and `y` against the model and the loss before training or evaluating.
 fn check_data<T: Float, M: Module<T> + ?Sized>(
     module: &M,
     loss: Loss,
-    x: &Tensor<T>,
+    x: &dyn BatchSource<T>,
     y: &Tensor<T>,
 ) -> Result<(), NnError> {
-    Dataset::new(x.clone(), y.clone())?;
-    if x.shape()[0] == 0 {
+    x.check()?;
+    if y.ndim() == 0 {
+        return Err(NnError::data("targets need a sample axis (they are a scalar)"));
+    }
+    if x.len() != y.shape()[0] {
+        return Err(NnError::data(format!(
+            "inputs have {} samples (shape {:?}) but targets {} (shape {:?})",
+            x.len(),
+            full_shape(x),
+            y.shape()[0],
+            y.shape()
+        )));
+    }
+    if x.is_empty() {
         return Err(NnError::data("no samples"));
     }
+    check_features(module, x)?;
     let in_f = module.in_features();
-    if let (Some(f), 2) = (in_f, x.ndim()) {
-        if x.shape()[1] != f {
-            return Err(NnError::shape("x (features)", &[x.shape()[0], f], x.shape()));
-        }
-    }
-    let out_f = module.out_features(in_f.or_else(|| x.shape().get(1).copied()));
+    let out_f = module.out_features(in_f.or_else(|| x.sample_shape().first().copied()));
     let n = y.shape()[0];
     match (loss.target_kind(), out_f) {
         (TargetKind::Sparse, _) => {
@@ -255,8 +298,53 @@ fn check_data<T: Float, M: Module<T> + ?Sized>(
     Ok(())
 }
 
-fn out_features<T: Float, M: Module<T> + ?Sized>(module: &M, x: &Tensor<T>) -> usize {
-    module.out_features(module.in_features().or_else(|| x.shape().get(1).copied())).unwrap_or(0)
+fn out_features<T: Float, M: Module<T> + ?Sized>(module: &M, x: &dyn BatchSource<T>) -> usize {
+    module.out_features(module.in_features().or_else(|| x.sample_shape().first().copied())).unwrap_or(0)
+}
+
+/// Samples `rows` of inputs `x` and targets `y`: all the data, or its training or validation
+/// part (a range of indices, so splitting copies nothing).
+struct Part<'a, T: Float> {
+    x: &'a dyn BatchSource<T>,
+    y: &'a Tensor<T>,
+    rows: Range<usize>,
+}
+
+impl<'a, T: Float> Part<'a, T> {
+    fn all(x: &'a dyn BatchSource<T>, y: &'a Tensor<T>) -> Self {
+        Part { x, y, rows: 0..x.len() }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Mini-batches `(x, y)` of `batch_size` samples (the last one smaller), in order, or in
+    /// the order [`epoch_permutation`]`(len, seed, epoch)` when `shuffle = Some((seed,
+    /// epoch))`: the batches of [`Dataset::batches`](crate::data::Dataset::batches) on the
+    /// same samples.
+    fn batches(
+        &self,
+        batch_size: usize,
+        shuffle: Option<(u64, u64)>,
+    ) -> impl Iterator<Item = (Tensor<T>, Tensor<T>)> + '_ {
+        let (start, n) = (self.rows.start, self.len());
+        let order = shuffle.map(|(seed, epoch)| {
+            let mut o = epoch_permutation(n, seed, epoch);
+            o.iter_mut().for_each(|i| *i += start);
+            o
+        });
+        (0..num_batches(n, batch_size)).map(move |b| {
+            let (lo, hi) = (b * batch_size, ((b + 1) * batch_size).min(n));
+            match &order {
+                Some(o) => (self.x.gather(&o[lo..hi]), BatchSource::gather(self.y, &o[lo..hi])),
+                None => (
+                    self.x.gather_range(start + lo..start + hi),
+                    BatchSource::gather_range(self.y, start + lo..start + hi),
+                ),
+            }
+        })
+    }
 }
 
 /// Running sums of the loss and metrics over an epoch, weighted by batch size as Keras does.
@@ -326,16 +414,29 @@ fn train_step<T: Float, M: Module<T> + ?Sized>(
     Ok(())
 }
 
-/// Trains `module` (see [`Sequential::fit`](crate::Sequential::fit)); `callbacks` run after
-/// those in `opts.callbacks`.
+/// Trains `module` on inputs `x` (a [`Tensor`] or any [`BatchSource`]) and targets `y` (see
+/// [`Sequential::fit`](crate::Sequential::fit)); `callbacks` run after those in
+/// `opts.callbacks`.
 ///
 /// # Errors
 /// Invalid options ([`NnError::InvalidConfig`]), data that does not fit the model or the
 /// loss ([`NnError::ShapeMismatch`], [`NnError::Data`]), or an error from a callback.
-pub fn fit<T: Float>(
+pub fn fit<T: Float, S: BatchSource<T> + ?Sized>(
     module: &mut dyn Module<T>,
     c: &mut Compiled<T>,
-    x: &Tensor<T>,
+    x: &S,
+    y: &Tensor<T>,
+    opts: FitOptions<T>,
+    callbacks: &mut [&mut dyn Callback<T>],
+) -> Result<History, NnError> {
+    // `&S` is a sized source, so it can go behind `dyn` even when `S` is itself `dyn`.
+    fit_dyn(module, c, &x, y, opts, callbacks)
+}
+
+fn fit_dyn<T: Float>(
+    module: &mut dyn Module<T>,
+    c: &mut Compiled<T>,
+    x: &dyn BatchSource<T>,
     y: &Tensor<T>,
     mut opts: FitOptions<T>,
     callbacks: &mut [&mut dyn Callback<T>],
@@ -347,19 +448,23 @@ pub fn fit<T: Float>(
         return Err(NnError::config(format!("initial_epoch {} is after epochs {}", opts.initial_epoch, opts.epochs)));
     }
     check_data(module, c.loss, x, y)?;
-    let ds = Dataset::new(x.clone(), y.clone())?;
-    let (train, val) = match opts.validation_data.take() {
+    let explicit_val: Option<(Box<dyn BatchSource<T>>, Tensor<T>)> =
+        match (opts.validation_data.take(), opts.validation_source.take()) {
+            (Some(_), Some(_)) => {
+                return Err(NnError::config("validation_data and validation_source are both set; give one"))
+            }
+            (Some((vx, vy)), None) => Some((Box::new(vx), vy)),
+            (None, v) => v,
+        };
+    let (train, val) = match &explicit_val {
         Some((vx, vy)) => {
-            check_data(module, c.loss, &vx, &vy)?;
-            (ds, Some(Dataset::new(vx, vy)?))
-        }
-        None if opts.validation_split > 0.0 => {
-            let (t, v) = ds.split_validation(opts.validation_split)?;
-            (t, Some(v))
+            check_data(module, c.loss, &**vx, vy)?;
+            (Part::all(x, y), Some(Part::all(&**vx, vy)))
         }
         None => {
-            ds.split_validation(opts.validation_split)?;
-            (ds, None)
+            let (n, at) = (x.len(), validation_split_point(x.len(), opts.validation_split)?);
+            let val = (opts.validation_split > 0.0).then_some(Part { x, y, rows: at..n });
+            (Part { x, y, rows: 0..at }, val)
         }
     };
     let metrics = resolve_all(&c.metrics, c.loss, out_features(module, x));
@@ -426,7 +531,7 @@ fn evaluate_impl<T: Float, M: Module<T> + ?Sized>(
     module: &M,
     loss: Loss,
     metrics: &[Named],
-    ds: &Dataset<T>,
+    ds: &Part<'_, T>,
     batch_size: usize,
     prefix: &str,
 ) -> Logs {
@@ -444,57 +549,58 @@ fn evaluate_impl<T: Float, M: Module<T> + ?Sized>(
     acc.logs(prefix)
 }
 
-/// The loss and metrics of `module` on `(x, y)`, in inference mode, batch by batch.
+/// The loss and metrics of `module` on inputs `x` (a [`Tensor`] or any [`BatchSource`]) and
+/// targets `y`, in inference mode, batch by batch.
 ///
 /// # Errors
 /// Data that does not fit the model or the loss.
-pub fn evaluate<T: Float, M: Module<T> + ?Sized>(
+pub fn evaluate<T: Float, M: Module<T> + ?Sized, S: BatchSource<T> + ?Sized>(
     module: &M,
     c: &Compiled<T>,
-    x: &Tensor<T>,
+    x: &S,
     y: &Tensor<T>,
     batch_size: usize,
 ) -> Result<Logs, NnError> {
     if batch_size == 0 {
         return Err(NnError::config("batch_size must be positive"));
     }
+    let x: &dyn BatchSource<T> = &x;
     check_data(module, c.loss, x, y)?;
     let metrics = resolve_all(&c.metrics, c.loss, out_features(module, x));
-    Ok(evaluate_impl(module, c.loss, &metrics, &Dataset::new(x.clone(), y.clone())?, batch_size, ""))
+    Ok(evaluate_impl(module, c.loss, &metrics, &Part::all(x, y), batch_size, ""))
 }
 
-/// The outputs of `module` for inputs `x` (`[n, ...]`), in inference mode, batch by batch.
+/// The outputs of `module` for inputs `x` (a [`Tensor`] `[n, ...]` or any [`BatchSource`]),
+/// in inference mode, batch by batch.
 ///
 /// # Errors
 /// [`NnError::ShapeMismatch`] if `x` does not have the model's input width.
-pub fn predict<T: Float, M: Module<T> + ?Sized>(
+pub fn predict<T: Float, M: Module<T> + ?Sized, S: BatchSource<T> + ?Sized>(
     module: &M,
-    x: &Tensor<T>,
+    x: &S,
     batch_size: usize,
 ) -> Result<Tensor<T>, NnError> {
     if batch_size == 0 {
         return Err(NnError::config("batch_size must be positive"));
     }
-    if x.ndim() == 0 {
-        return Err(NnError::data("predict: inputs need a sample axis"));
-    }
-    if let (Some(f), 2) = (module.in_features(), x.ndim()) {
-        if x.shape()[1] != f {
-            return Err(NnError::shape("x (features)", &[x.shape()[0], f], x.shape()));
-        }
-    }
+    x.check().map_err(|e| match e {
+        NnError::Data(m) => NnError::data(format!("predict: {m}")),
+        e => e,
+    })?;
+    let x: &dyn BatchSource<T> = &x;
+    check_features(module, x)?;
     let _g = autograd::no_grad_guard();
-    let n = x.shape()[0];
+    let n = x.len();
     let mut outs = Vec::with_capacity(num_batches(n, batch_size));
     let mut start = 0;
     while start < n {
         let len = batch_size.min(n - start);
-        let xb = if len == n { x.clone() } else { x.narrow(0, start, len) };
+        let xb = x.gather_range(start..start + len);
         outs.push(module.forward(&Var::constant(xb), &mut Ctx::eval()).into_value());
         start += len;
     }
     match outs.len() {
-        0 => Ok(module.forward(&Var::constant(x.clone()), &mut Ctx::eval()).into_value()),
+        0 => Ok(module.forward(&Var::constant(x.gather_range(0..0)), &mut Ctx::eval()).into_value()),
         1 => Ok(outs.pop().expect("one")),
         _ => Ok(Tensor::try_concat(&outs.iter().collect::<Vec<_>>(), 0)?),
     }

@@ -43,8 +43,11 @@ impl IdxArray {
     }
 
     /// Number of elements in one item: the product of [`item_shape`](Self::item_shape).
+    ///
+    /// Never overflows for an array returned by the readers, which check it; for an array
+    /// built by hand with absurd `dims` it saturates at `usize::MAX`.
     pub fn item_len(&self) -> usize {
-        self.item_shape().iter().product()
+        checked_product(self.item_shape()).unwrap_or(usize::MAX)
     }
 
     /// The elements of item `i`, or `None` if `i` is out of range.
@@ -109,6 +112,15 @@ pub(crate) fn parse_idx_impl(bytes: &[u8], name: &str, want_ndim: Option<u8>) ->
     Ok(IdxArray { dims, data: bytes[header_len..].to_vec() })
 }
 
+/// The product of `dims`, or `None` if it overflows `usize`. A zero anywhere makes it zero,
+/// whatever the order (`[2^32-1, 2^32-1, 2^32-1, 0]` is 0, not an overflow).
+fn checked_product(dims: &[usize]) -> Option<usize> {
+    if dims.contains(&0) {
+        return Some(0);
+    }
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
 /// Human-readable description of the magic number for `ndim` dimensions.
 fn describe_magic(ndim: u8) -> String {
     let magic = 0x0800 | u32::from(ndim);
@@ -162,13 +174,12 @@ fn parse_header(bytes: &[u8], name: &str, want_ndim: Option<u8>) -> Result<(Vec<
     };
     let raw_dims: Vec<u32> = dim_bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect();
     let overflow = || DataError::DimsOverflow { path: name.to_string(), dims: raw_dims.clone() };
-    let mut dims = Vec::with_capacity(raw_dims.len());
-    let mut expected: usize = 1;
-    for &d in &raw_dims {
-        let d = usize::try_from(d).map_err(|_| overflow())?;
-        expected = expected.checked_mul(d).ok_or_else(overflow)?;
-        dims.push(d);
-    }
+    let dims = raw_dims.iter().map(|&d| usize::try_from(d).map_err(|_| overflow())).collect::<Result<Vec<_>, _>>()?;
+    // The size of one item (the product of the dims after the first) must fit too, even when
+    // there are no items: `IdxArray::item_len` computes it. (Found by fuzzing: a header
+    // `0 x 2^32-1 x 2^32-1 x 2^32-1` has a product of 0 but made `item` overflow.)
+    checked_product(dims.get(1..).unwrap_or(&[])).ok_or_else(overflow)?;
+    let expected = checked_product(&dims).ok_or_else(overflow)?;
 
     let available = bytes.len() - header_len;
     if available < expected {
@@ -361,8 +372,8 @@ mod tests {
         }
         assert_eq!(
             err.to_string(),
-            "o: header dims 4294967295x4294967295x4294967295 overflow: their product does not \
-             fit in usize"
+            "o: header dims 4294967295x4294967295x4294967295 overflow: their product (or that of \
+             one item's dims) does not fit in usize"
         );
     }
 

@@ -52,7 +52,7 @@ pub use self::mnist::{
     images_to_f32, load_idx_pair, load_mnist, Mnist, MNIST_CLASSES, MNIST_TEST_IMAGES, MNIST_TEST_LABELS,
     MNIST_TRAIN_IMAGES, MNIST_TRAIN_LABELS,
 };
-pub use self::sklearn::{load_diabetes, load_digits, load_iris, Table};
+pub use self::sklearn::{load_diabetes, load_digits, load_iris, parse_diabetes, parse_digits, parse_iris, Table};
 
 /// Default cap on the size of a file's (decompressed) content: 1 GiB.
 ///
@@ -135,7 +135,8 @@ pub enum DataError {
         /// Number of dimensions announced by the magic number, if it could be read.
         ndim: Option<u8>,
     },
-    /// The product of the IDX dimensions does not fit in `usize`.
+    /// The product of the IDX dimensions, or of the dimensions of one item (all but the
+    /// first), does not fit in `usize`.
     DimsOverflow {
         /// File path.
         path: String,
@@ -395,7 +396,11 @@ impl fmt::Display for DataError {
             },
             DataError::DimsOverflow { path, dims } => {
                 let dims: Vec<String> = dims.iter().map(ToString::to_string).collect();
-                write!(f, "{path}: header dims {} overflow: their product does not fit in usize", dims.join("x"))
+                write!(
+                    f,
+                    "{path}: header dims {} overflow: their product (or that of one item's dims) does not fit in usize",
+                    dims.join("x")
+                )
             }
             DataError::Truncated { path, dims, expected, available } => write!(
                 f,
@@ -463,6 +468,23 @@ pub fn read_bytes(path: impl AsRef<Path>, limit: u64) -> Result<Vec<u8>, DataErr
     let name = path.display().to_string();
     let file = File::open(path).map_err(|source| DataError::Io { path: name.clone(), source })?;
     decode_limited(BufReader::new(file), &name, limit)
+}
+
+/// [`read_bytes`] of a file's content held in memory: decompresses `bytes` if they start with
+/// the gzip magic, and refuses content larger than `limit` bytes (after decompression). `name`
+/// is only used in error messages.
+///
+/// With [`parse_idx`], [`parse_csv`] and the `parse_*` twins of the scikit-learn loaders, this
+/// makes every loader reachable without the file system (the fuzz targets use it, see
+/// `docs/reliability.md`). As for [`read_bytes`], the output grows only with data actually
+/// decompressed, never from a header field.
+///
+/// # Errors
+///
+/// [`DataError::Decompress`] if the gzip stream is corrupt or truncated,
+/// [`DataError::TooLarge`] if the content exceeds `limit`.
+pub fn decode_bytes(bytes: &[u8], name: &str, limit: u64) -> Result<Vec<u8>, DataError> {
+    decode_limited(bytes, name, limit)
 }
 
 /// Core of [`read_bytes`], generic over the source so tests can feed in-memory bytes.

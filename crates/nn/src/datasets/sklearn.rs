@@ -125,8 +125,12 @@ fn split_labelled(table: &CsvTable, n_classes: usize, name: &str) -> Result<(Vec
     Ok((features, labels))
 }
 
-/// Parses the text of `iris.csv`.
-pub(crate) fn parse_iris(text: &str, name: &str) -> Result<Table, DataError> {
+/// Parses the text of `iris.csv` (see [`load_iris`]); `name` is only used in error messages.
+///
+/// # Errors
+///
+/// As [`load_iris`], without the read errors.
+pub fn parse_iris(text: &str, name: &str) -> Result<Table, DataError> {
     let (header, rest) = text.split_once('\n').unwrap_or((text, ""));
     let header = header.strip_suffix('\r').unwrap_or(header);
     if header.trim().is_empty() {
@@ -199,8 +203,13 @@ pub(crate) fn parse_iris(text: &str, name: &str) -> Result<Table, DataError> {
     })
 }
 
-/// Parses the (decompressed) text of `digits.csv.gz`.
-pub(crate) fn parse_digits(text: &str, name: &str) -> Result<Table, DataError> {
+/// Parses the (decompressed) text of `digits.csv.gz` (see [`load_digits`]); `name` is only
+/// used in error messages.
+///
+/// # Errors
+///
+/// As [`load_digits`], without the read errors.
+pub fn parse_digits(text: &str, name: &str) -> Result<Table, DataError> {
     const PIXELS: usize = 64;
     const MAX_PIXEL: f64 = 16.0;
     let table = parse_lines(text, Separator::COMMA, name, 1)?;
@@ -232,8 +241,13 @@ pub(crate) fn parse_digits(text: &str, name: &str) -> Result<Table, DataError> {
     })
 }
 
-/// Parses the (decompressed) texts of the two diabetes files.
-pub(crate) fn parse_diabetes(
+/// Parses the (decompressed) texts of the two diabetes files (see [`load_diabetes`]); the
+/// names are only used in error messages.
+///
+/// # Errors
+///
+/// As [`load_diabetes`], without the read errors.
+pub fn parse_diabetes(
     data_text: &str,
     data_name: &str,
     target_text: &str,

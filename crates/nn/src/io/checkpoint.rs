@@ -130,7 +130,23 @@ fn checksum(
 /// # Ok::<(), nn::NnError>(())
 /// ```
 pub fn save_checkpoint<T: Float>(path: impl AsRef<Path>, checkpoint: &Checkpoint<T>) -> Result<(), NnError> {
-    let path = path.as_ref();
+    let (entries, header) = encode(checkpoint)?;
+    atomic::write_atomic(path.as_ref(), |w| format::write_file(w, &header, &entries))
+}
+
+/// Serializes a checkpoint to bytes in memory: the exact content [`save_checkpoint`] writes,
+/// which [`checkpoint_from_bytes`] reads back.
+///
+/// # Errors
+/// [`NnError::InvalidConfig`] for a header over the format's 100 MB limit.
+pub fn checkpoint_to_bytes<T: Float>(checkpoint: &Checkpoint<T>) -> Result<Vec<u8>, NnError> {
+    let (entries, mut out) = encode(checkpoint)?;
+    format::write_file(&mut out, &[], &entries).map_err(|e| NnError::config(format!("checkpoint: {e}")))?;
+    Ok(out)
+}
+
+/// The tensors to write (prefixed names) and the header (checksum included).
+fn encode<T: Float>(checkpoint: &Checkpoint<T>) -> Result<(Vec<Entry<'_, T>>, Vec<u8>), NnError> {
     let dtype = format::dtype_of::<T>()
         .ok_or_else(|| NnError::config(format!("checkpoint: cannot save element type {}", T::NAME)))?;
     let size = std::mem::size_of::<T>();
@@ -172,7 +188,7 @@ pub fn save_checkpoint<T: Float>(path: impl AsRef<Path>, checkpoint: &Checkpoint
     metadata.push((KEY_CHECKSUM.to_string(), format!("{CHECKSUM_PREFIX}{sum:016x}")));
 
     let header = format::encode_header(&entries, &metadata)?;
-    atomic::write_atomic(path, |w| format::write_file(w, &header, &entries))
+    Ok((entries, header))
 }
 
 /// Verifies the checksum of a parsed checkpoint file.
@@ -224,11 +240,19 @@ fn verify(path: &Path, file: &RawFile<'_>) -> Result<(), NnError> {
 /// See [`save_checkpoint`].
 pub fn load_checkpoint<T: Float>(path: impl AsRef<Path>) -> Result<Checkpoint<T>, NnError> {
     let path = path.as_ref();
-    load_checkpoint_bytes(&read_checked(path)?, path)
+    checkpoint_from_bytes(&read_checked(path)?, path)
 }
 
-/// [`load_checkpoint`] of a file's bytes held in memory; `path` names it in errors.
-pub(crate) fn load_checkpoint_bytes<T: Float>(bytes: &[u8], path: &Path) -> Result<Checkpoint<T>, NnError> {
+/// Parses checkpoint bytes held in memory (the content of a file written by
+/// [`save_checkpoint`]); `name` is the file name used in error messages.
+///
+/// Same checks and results as [`load_checkpoint`], which reads the file and calls this. (It
+/// is also the entry point of the `checkpoint` fuzz target, see `docs/reliability.md`.)
+///
+/// # Errors
+/// [`NnError::Format`] naming `name`, as for [`load_checkpoint`].
+pub fn checkpoint_from_bytes<T: Float>(bytes: &[u8], name: impl AsRef<Path>) -> Result<Checkpoint<T>, NnError> {
+    let path = name.as_ref();
     let file = parse_file(path, bytes)?;
     match file.meta(KEY_FORMAT) {
         Some(CHECKPOINT_FORMAT) => {}

@@ -8,13 +8,22 @@
 //!   every missing, unexpected and wrongly shaped tensor.
 //! * [`save_checkpoint`] / [`load_checkpoint`]: a training [`Checkpoint`] (model, optimizer
 //!   state, epoch, free-form metadata) as *one* safetensors file with an integrity checksum.
+//! * [`to_safetensors_bytes`] / [`from_safetensors_bytes`] and [`checkpoint_to_bytes`] /
+//!   [`checkpoint_from_bytes`]: the same formats in memory (the loaders are the file
+//!   readers minus the file system; they are the entry points of the fuzz targets, see
+//!   `docs/reliability.md`).
 //!
 //! # Robustness
 //!
 //! * **Writes are atomic.** A file is written to a temporary file in the same directory
 //!   (`.<name>.<pid>.<n>.tmp`), flushed, fsynced and renamed over the target; the directory
 //!   is then fsynced. A reader sees the old file or the complete new one. On any error the
-//!   temporary file is removed and an existing target is left untouched.
+//!   temporary file is removed and an existing target is left untouched; the error names the
+//!   file, the step and the OS cause (e.g. `ckpt.safetensors: writing the temporary file
+//!   `.ckpt.safetensors.42.0.tmp` failed: No space left on device (os error 28); the file was
+//!   not changed`). A process killed mid-write leaves its temporary file behind; readers never
+//!   look at it, and the next successful save to the same path removes it (on Linux, once
+//!   its process is gone). `docs/reliability.md` describes the SIGKILL test of all this.
 //! * **Reads never trust the header.** The 8-byte header length is checked against the file
 //!   size before anything else is read; the JSON header is parsed by a strict parser with a
 //!   nesting limit; every tensor's dtype, shape and byte range is checked with overflow-checked
@@ -48,7 +57,9 @@ mod json;
 #[cfg(test)]
 mod tests;
 
-pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, CHECKPOINT_FORMAT};
+pub use checkpoint::{
+    checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint, Checkpoint, CHECKPOINT_FORMAT,
+};
 
 use crate::error::NnError;
 use crate::state::StateDict;

@@ -540,7 +540,7 @@ fn checkpoint_any_altered_or_truncated_byte_is_an_error() {
 
 /// `load_checkpoint` without the file system.
 fn checkpoint_from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint<f32>, NnError> {
-    checkpoint::load_checkpoint_bytes(bytes, path)
+    checkpoint::checkpoint_from_bytes(bytes, path)
 }
 
 #[test]
@@ -686,4 +686,31 @@ fn concurrent_saves_never_expose_a_partial_file() {
         }
     });
     assert_eq!(dir.entries(), ["shared.safetensors"]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_successful_save_removes_only_the_temporaries_of_dead_writers() {
+    let dir = TempDir::new();
+    let path = dir.path("m.safetensors");
+    // A process that has exited: its pid no longer exists (short of pid reuse within a few
+    // microseconds, which only makes this test keep the file).
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let me = std::process::id();
+    let stale = format!(".m.safetensors.{dead}.3.tmp");
+    let mine = format!(".m.safetensors.{me}.999.tmp"); // a live writer (this process)
+    let other_target = format!(".n.safetensors.{dead}.0.tmp");
+    let not_ours = ".m.safetensors.x.0.tmp".to_string();
+    for name in [&stale, &mine, &other_target, &not_ours] {
+        fs::write(dir.path(name), b"partial").unwrap();
+    }
+    save_safetensors(&path, &sample_f32(), &[]).unwrap();
+    let mut expected = vec![mine, other_target, not_ours, "m.safetensors".to_string()];
+    if std::path::Path::new(&format!("/proc/{dead}")).exists() {
+        expected.push(stale); // the pid was reused meanwhile
+    }
+    expected.sort();
+    assert_eq!(dir.entries(), expected);
 }
