@@ -408,6 +408,10 @@ impl<T: Float> Var<T> {
         if is_anomaly_enabled() {
             check_forward(op.name(), inputs, &value);
         }
+        // Inference, no_grad and untracked backward sweeps: one branch, nothing recorded.
+        if !is_grad_enabled() {
+            return Var::constant(value);
+        }
         let mut tape: Option<&Rc<TapeInner<T>>> = None;
         for v in inputs {
             if let Some((t, _)) = &v.node {
@@ -424,10 +428,7 @@ impl<T: Float> Var<T> {
                 }
             }
         }
-        let tape = match tape {
-            Some(t) if is_grad_enabled() => t.clone(),
-            _ => return Var::constant(value),
-        };
+        let Some(tape) = tape.cloned() else { return Var::constant(value) };
         let saved = inputs
             .iter()
             .map(|v| match v.id() {
