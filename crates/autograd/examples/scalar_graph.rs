@@ -34,7 +34,7 @@ fn run(n_ops: usize) -> (f64, f64, f64) {
 }
 
 fn main() {
-    let n = 100_000;
+    let n: usize = std::env::var("N_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     run(n); // warm up the allocator
     let mut results: Vec<(f64, f64, f64)> = (0..7).map(|_| run(n)).collect();
     results.sort_by(|a, b| (a.0 + a.1).partial_cmp(&(b.0 + b.1)).unwrap());
