@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p autograd --example scalar_graph
+//! N_OPS=1000 cargo run --release -p autograd --example scalar_graph   # another graph size
 //! ```
 
 use autograd::{Tape, Tensor};
