@@ -131,7 +131,8 @@ impl<T: Copy, F: Fn(T, T) -> T> Kernel for ZipKernel<'_, T, F> {
     }
 }
 
-/// Folds each contiguous run of `run` elements into one output.
+/// Folds each contiguous run of `run` elements into one output (`f` must be associative up to
+/// rounding: sum, max, min).
 pub(crate) struct RunFoldKernel<'a, T, F> {
     pub data: &'a [T],
     pub out: &'a mut [T],
@@ -145,7 +146,31 @@ impl<T: Copy, F: Fn(T, T) -> T> Kernel for RunFoldKernel<'_, T, F> {
     fn run(self) {
         let (f, init) = (self.f, self.init);
         for (o, chunk) in self.out.iter_mut().zip(self.data.chunks_exact(self.run)) {
-            *o = chunk.iter().fold(init, |a, &x| f(a, x));
+            *o = fold_lanes(chunk, init, &f);
         }
     }
+}
+
+/// Folds `xs` with 16 independent accumulators (one or two vector registers), combined in a
+/// fixed order at the end, so the loop vectorizes and the result is the same on every CPU.
+/// Short runs fold in order.
+#[inline(always)]
+fn fold_lanes<T: Copy, F: Fn(T, T) -> T>(xs: &[T], init: T, f: &F) -> T {
+    const LANES: usize = 16;
+    if xs.len() < 4 * LANES {
+        return xs.iter().fold(init, |a, &x| f(a, x));
+    }
+    let mut acc = [init; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = f(acc[i], c[i]);
+        }
+    }
+    let mut r = init;
+    for a in acc {
+        r = f(r, a);
+    }
+    rem.iter().fold(r, |a, &x| f(a, x))
 }

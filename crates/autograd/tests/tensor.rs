@@ -136,3 +136,18 @@ fn broadcast_fast_paths_keep_operand_order() {
     let big = Tensor::<f32>::ones([1000]);
     assert_eq!(big.map(|v| v * 3.0).sum_all(), 3000.0);
 }
+
+#[test]
+fn long_reductions_use_lanes_but_stay_exact_where_order_does_not_matter() {
+    // integers: the sum is exact whatever the order
+    let t = Tensor::<f64>::arange(10_007);
+    assert_eq!(t.sum_axes(&[], false).item(), (10_006.0 * 10_007.0) / 2.0);
+    let m = t.reshape([1, 10_007]);
+    assert_eq!(m.max_axes(&[1], false).item(), 10_006.0);
+    assert_eq!(m.min_axes(&[1], false).item(), 0.0);
+    let mut v = t.to_vec();
+    v[5_000] = f64::NAN;
+    let nan = Tensor::from_vec(v, [10_007]).unwrap();
+    assert!(nan.max_axes(&[], false).item().is_nan(), "NaN propagates through the lanes");
+    assert!(nan.sum_axes(&[], false).item().is_nan());
+}
