@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::{self, fmt_shape, numel, Shape};
-use crate::simd::{MapKernel, RunFoldKernel, ZipKernel};
+use crate::simd::{MapKernel, RowsFoldKernel, RunFoldKernel, ZipKernel};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
@@ -167,6 +167,12 @@ pub(crate) fn reduce<T: Float>(data: &[T], shape: &[usize], kept: &[usize], init
         }
     } else {
         out.copy_from_slice(data);
+        return out;
+    }
+    // Reducing only leading axes: fold whole rows (same order as the general path below).
+    let last_reduced = (0..nd).rev().find(|&i| kept[i] != shape[i]).unwrap_or(0);
+    if (0..=last_reduced).all(|i| kept[i] == 1) {
+        crate::simd::vectorized(RowsFoldKernel { data, out: &mut out, f });
         return out;
     }
     let strides = shape::broadcast_strides(kept, shape);

@@ -151,6 +151,27 @@ impl<T: Copy, F: Fn(T, T) -> T> Kernel for RunFoldKernel<'_, T, F> {
     }
 }
 
+/// Folds whole rows into one: `out[j] = f(out[j], row[j])` for each row of `out.len()`
+/// elements, in row order (the bias-gradient pattern: a sum over leading axes).
+pub(crate) struct RowsFoldKernel<'a, T, F> {
+    pub data: &'a [T],
+    pub out: &'a mut [T],
+    pub f: F,
+}
+impl<T: Copy, F: Fn(T, T) -> T> Kernel for RowsFoldKernel<'_, T, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let f = self.f;
+        let n = self.out.len();
+        for row in self.data.chunks_exact(n) {
+            for (o, &x) in self.out.iter_mut().zip(row) {
+                *o = f(*o, x);
+            }
+        }
+    }
+}
+
 /// Folds `xs` with 16 independent accumulators (one or two vector registers), combined in a
 /// fixed order at the end, so the loop vectorizes and the result is the same on every CPU.
 /// Short runs fold in order.

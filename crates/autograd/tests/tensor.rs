@@ -151,3 +151,22 @@ fn long_reductions_use_lanes_but_stay_exact_where_order_does_not_matter() {
     assert!(nan.max_axes(&[], false).item().is_nan(), "NaN propagates through the lanes");
     assert!(nan.sum_axes(&[], false).item().is_nan());
 }
+
+#[test]
+fn leading_axis_reductions_match_the_general_path() {
+    let x = Tensor::<f64>::arange(2 * 3 * 4).reshape([2, 3, 4]).map(|v| (v * 0.37).sin());
+    // over axis 0 and over axes 0 and 1 (rows fast path) vs element-by-element sums
+    let s0 = x.sum_axes(&[0], false);
+    let s01 = x.sum_axes(&[0, 1], false);
+    for j in 0..3 {
+        for k in 0..4 {
+            assert_eq!(s0.get(&[j, k]), x.get(&[0, j, k]) + x.get(&[1, j, k]));
+        }
+    }
+    for k in 0..4 {
+        let want = (0..2).flat_map(|i| (0..3).map(move |j| (i, j))).fold(0.0, |a, (i, j)| a + x.get(&[i, j, k]));
+        assert_eq!(s01.get(&[k]), want);
+    }
+    assert_eq!(x.max_axes(&[0], true).shape(), &[1, 3, 4]);
+    assert_eq!(x.sum_to(&[4]).to_vec(), s01.to_vec());
+}
