@@ -1,8 +1,9 @@
 //! Running a hot loop with the widest vector instructions this CPU has.
 //!
 //! The crate is compiled for the baseline x86-64 target (SSE2), so that binaries run on any
-//! x86-64 machine. [`vectorized`] runs a [`Kernel`] inside a function compiled for AVX2 + FMA
-//! (x86-64-v3) when the CPU has them, detected once at run time. A kernel's `run` is
+//! x86-64 machine. [`vectorized`] runs a [`Kernel`] inside a function compiled for AVX-512
+//! (F, VL, BW, DQ) or else AVX2 + FMA (x86-64-v3) when the CPU has them, detected once at run
+//! time. A kernel's `run` is
 //! `#[inline(always)]`, so its loops are compiled into that function and auto-vectorized 8
 //! f32 lanes wide instead of 4. (A closure would not do: whether it is inlined is up to the
 //! optimizer, and when it is not, its loop silently stays scalar.) Elsewhere (older CPUs,
@@ -12,19 +13,35 @@
 mod imp {
     use std::sync::atomic::{AtomicU8, Ordering};
 
-    static LEVEL: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 baseline, 2 x86-64-v3
+    static LEVEL: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 baseline, 2 x86-64-v3, 3 AVX-512
 
     #[inline]
-    fn has_v3() -> bool {
+    fn level() -> u8 {
         match LEVEL.load(Ordering::Relaxed) {
-            2 => true,
-            1 => false,
-            _ => {
+            0 => {
                 let v3 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-                LEVEL.store(if v3 { 2 } else { 1 }, Ordering::Relaxed);
-                v3
+                let v4 = v3
+                    && std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("avx512dq");
+                let l = if v4 {
+                    3
+                } else if v3 {
+                    2
+                } else {
+                    1
+                };
+                LEVEL.store(l, Ordering::Relaxed);
+                l
             }
+            l => l,
         }
+    }
+
+    #[target_feature(enable = "avx,avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+    unsafe fn run_v4<K: super::Kernel>(k: K) -> K::Output {
+        k.run()
     }
 
     #[target_feature(enable = "avx,avx2,fma")]
@@ -34,12 +51,13 @@ mod imp {
 
     #[inline]
     pub fn vectorized<K: super::Kernel>(k: K) -> K::Output {
-        if has_v3() {
-            // SAFETY: `run_v3` only requires the CPU to support AVX, AVX2 and FMA, which was
-            // checked at run time by `has_v3` just above.
-            unsafe { run_v3(k) }
-        } else {
-            k.run()
+        match level() {
+            // SAFETY: `run_v4` requires AVX, AVX2, FMA and AVX-512 F/VL/BW/DQ, all checked at
+            // run time by `level` (3 is stored only when every one of them is present).
+            3 => unsafe { run_v4(k) },
+            // SAFETY: `run_v3` requires AVX, AVX2 and FMA, checked at run time by `level`.
+            2 => unsafe { run_v3(k) },
+            _ => k.run(),
         }
     }
 }
@@ -62,7 +80,8 @@ pub trait Kernel {
     fn run(self) -> Self::Output;
 }
 
-/// Runs `k`, compiled for AVX2 + FMA when the CPU supports them (see the module docs). The
+/// Runs `k`, compiled for AVX-512 or AVX2 + FMA when the CPU supports them (see the module
+/// docs). The
 /// result is bit-for-bit the same on every CPU: the compiler does not contract `a * b + c`
 /// into a fused multiply-add without being asked, and lanes are independent, so only the
 /// speed changes. (A kernel that reduces in lanes, like a sum with several accumulators,
