@@ -191,12 +191,12 @@ impl<T: Copy, F: Fn(T, T) -> T> Kernel for RowsFoldKernel<'_, T, F> {
     }
 }
 
-/// Folds `xs` with 16 independent accumulators (one or two vector registers), combined in a
+/// Folds `xs` with 32 independent accumulators (two to four vector registers), combined in a
 /// fixed order at the end, so the loop vectorizes and the result is the same on every CPU.
 /// Short runs fold in order.
 #[inline(always)]
 fn fold_lanes<T: Copy, F: Fn(T, T) -> T>(xs: &[T], init: T, f: &F) -> T {
-    const LANES: usize = 16;
+    const LANES: usize = 32;
     if xs.len() < 4 * LANES {
         return xs.iter().fold(init, |a, &x| f(a, x));
     }
