@@ -106,23 +106,8 @@ impl<T: Float> Optimizer<T> for Adagrad<T> {
         self.state.step += 1;
     }
 
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn iterations(&self) -> u64 {
-        self.state.step
-    }
     fn name(&self) -> &'static str {
         "adagrad"
     }
-    fn state_dict(&self) -> StateDict<T> {
-        self.state.state_dict(self.name(), self.lr)
-    }
-    fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), NnError> {
-        self.lr = self.state.load("adagrad", sd)?;
-        Ok(())
-    }
+    slot_optimizer_methods!();
 }

@@ -197,15 +197,6 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         self.state.step += 1;
     }
 
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn iterations(&self) -> u64 {
-        self.state.step
-    }
     fn name(&self) -> &'static str {
         if self.decoupled {
             "adamw"
@@ -213,13 +204,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             "adam"
         }
     }
-    fn state_dict(&self) -> StateDict<T> {
-        self.state.state_dict(self.name(), self.lr)
-    }
-    fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), NnError> {
-        self.lr = self.state.load(self.name(), sd)?;
-        Ok(())
-    }
+    slot_optimizer_methods!();
 }
 
 /// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter): before each Adam update,

@@ -27,6 +27,29 @@
 //! (`g += wd·p`); AdamW's is decoupled (`p -= lr·wd·p` before the Adam update), as in both
 //! libraries. Clipping ([`Clip`]) is applied to the gradients before anything else.
 
+/// The `Optimizer` methods shared by every optimizer that keeps its learning rate in `lr` and
+/// its state in `state: Slots` (everything but `step` and `name`).
+macro_rules! slot_optimizer_methods {
+    () => {
+        fn learning_rate(&self) -> f64 {
+            self.lr
+        }
+        fn set_learning_rate(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+        fn iterations(&self) -> u64 {
+            self.state.step
+        }
+        fn state_dict(&self) -> StateDict<T> {
+            self.state.state_dict(self.name(), self.lr)
+        }
+        fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), NnError> {
+            self.lr = self.state.load(self.name(), sd)?;
+            Ok(())
+        }
+    };
+}
+
 mod adagrad;
 mod adam;
 mod rmsprop;
