@@ -276,9 +276,9 @@ pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>
     Ok(out.reshape(s))
 }
 
-/// Threads for one product: the calling thread alone below about 32 MFLOP, where dispatch
-/// costs more than it saves (the size is a first guess; see docs/performance.md), else
-/// rayon's pool.
+/// Threads for one product: the calling thread alone below 2^24 multiply-adds, where
+/// dispatch cost more than it saved (the batch-32 MLP's 3.2M-MAC products were slower on two
+/// threads), else rayon's pool.
 fn gemm_threads(m: usize, k: usize, n: usize) -> usize {
     if m.saturating_mul(k).saturating_mul(n) < (1 << 24) {
         1
