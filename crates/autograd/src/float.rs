@@ -114,6 +114,10 @@ pub trait Float:
         csc: isize,
         threads: usize,
     );
+
+    /// The pool of spare buffers of this type (see [`pool`](crate::pool)).
+    #[doc(hidden)]
+    fn buffer_pool() -> &'static crate::pool::Pool<Self>;
 }
 
 macro_rules! impl_float {
@@ -197,6 +201,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
+            }
+            fn buffer_pool() -> &'static crate::pool::Pool<Self> {
+                static POOL: crate::pool::Pool<$t> = crate::pool::Pool::new();
+                &POOL
             }
             unsafe fn gemm(
                 m: usize,

@@ -51,13 +51,13 @@ fn for_each_strided(shape: &[usize], strides: &[usize], mut f: impl FnMut(usize)
 
 /// Copies `data` read through `strides` into a fresh contiguous buffer of `shape`.
 pub(crate) fn gather_strided<T: Float>(data: &[T], shape: &[usize], strides: &[usize]) -> Vec<T> {
-    let mut out = Vec::with_capacity(numel(shape));
+    let mut out = crate::pool::take(numel(shape));
     for_each_strided(shape, strides, |o| out.push(data[o]));
     out
 }
 
 pub(crate) fn map<T: Float>(a: &[T], f: impl Fn(T) -> T) -> Vec<T> {
-    crate::simd::vectorized(MapKernel { a, f })
+    crate::simd::vectorized(MapKernel { a, f, out: crate::pool::take(a.len()) })
 }
 
 /// Elementwise `f(a, b)` over the broadcast shape `out`.
@@ -69,23 +69,23 @@ pub(crate) fn zip_broadcast<T: Float>(
     out: &[usize],
     f: impl Fn(T, T) -> T,
 ) -> Vec<T> {
+    let n = numel(out);
     if sa == sb {
-        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false });
+        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false, out: crate::pool::take(n) });
     }
     if b.len() == 1 && sa == out {
-        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false });
+        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false, out: crate::pool::take(n) });
     }
     if a.len() == 1 && sb == out {
-        return crate::simd::vectorized(ZipKernel { a: b, b: a, f, swap: true });
+        return crate::simd::vectorized(ZipKernel { a: b, b: a, f, swap: true, out: crate::pool::take(n) });
     }
     // Row broadcast (a bias added to every row): contiguous runs of b's length.
     if sa == out && !b.is_empty() && sb.len() <= sa.len() && sa[sa.len() - sb.len()..] == *sb {
-        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false });
+        return crate::simd::vectorized(ZipKernel { a, b, f, swap: false, out: crate::pool::take(n) });
     }
     let stra = shape::broadcast_strides(sa, out);
     let strb = shape::broadcast_strides(sb, out);
-    let n = numel(out);
-    let mut res = Vec::with_capacity(n);
+    let mut res = crate::pool::take(n);
     // Walk both operands with one counter: offsets advance by their own strides.
     let nd = out.len();
     let inner = out[nd - 1];
@@ -152,7 +152,7 @@ fn sum_inner<T: Float>(a: &[T]) -> T {
 /// Folds `data` (of `shape`) into a tensor of shape `kept` (same rank, reduced axes set to 1).
 pub(crate) fn reduce<T: Float>(data: &[T], shape: &[usize], kept: &[usize], init: T, f: impl Fn(T, T) -> T) -> Vec<T> {
     let n_out = numel(kept);
-    let mut out = vec![init; n_out];
+    let mut out = crate::pool::filled(n_out, init);
     if data.is_empty() {
         return out;
     }
@@ -212,7 +212,7 @@ pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bo
     let batch = shape::broadcast_shapes("matmul", ba, bb)
         .map_err(|_| Error::new("matmul", format!("{}: batch dimensions do not broadcast", describe())))?;
     let nb = numel(&batch);
-    let mut out = vec![T::ZERO; nb * m * n];
+    let mut out = crate::pool::filled(nb * m * n, T::ZERO);
     // Offsets (in whole matrices) of each batch entry in a and b, honouring broadcast.
     let (mut offs_a, mut offs_b) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
     if batch.is_empty() {

@@ -33,6 +33,7 @@ mod float;
 mod gradcheck;
 mod kernels;
 mod ops;
+pub mod pool;
 pub mod shape;
 pub mod simd;
 mod tape;

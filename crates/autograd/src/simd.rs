@@ -107,44 +107,50 @@ pub fn vectorized<K: Kernel>(k: K) -> K::Output {
     imp::vectorized(k)
 }
 
-/// Elementwise `f(x)` into a new vector.
+/// Elementwise `f(x)` appended to `out` (an empty vector, usually from the buffer pool).
 pub(crate) struct MapKernel<'a, T, F> {
     pub a: &'a [T],
     pub f: F,
+    pub out: Vec<T>,
 }
 impl<T: Copy, F: Fn(T) -> T> Kernel for MapKernel<'_, T, F> {
     type Output = Vec<T>;
     #[inline(always)]
     fn run(self) -> Vec<T> {
-        let f = self.f;
-        self.a.iter().map(|&x| f(x)).collect()
+        let (f, mut out) = (self.f, self.out);
+        out.extend(self.a.iter().map(|&x| f(x)));
+        out
     }
 }
 
 /// Elementwise `f(a, b)` of equal-length slices, or of `a` against `b` repeated (a row
-/// broadcast: `b.len()` divides `a.len()`), into a new vector.
+/// broadcast: `b.len()` divides `a.len()`), appended to `out` (an empty vector).
 pub(crate) struct ZipKernel<'a, T, F> {
     pub a: &'a [T],
     pub b: &'a [T],
     pub f: F,
     /// `b` is a scalar (length 1) on the left: compute `f(b, a)`.
     pub swap: bool,
+    pub out: Vec<T>,
 }
 impl<T: Copy, F: Fn(T, T) -> T> Kernel for ZipKernel<'_, T, F> {
     type Output = Vec<T>;
     #[inline(always)]
     fn run(self) -> Vec<T> {
-        let (a, b, f) = (self.a, self.b, self.f);
+        let (a, b, f, mut res) = (self.a, self.b, self.f, self.out);
         if b.len() == a.len() && !self.swap {
-            return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
-        }
-        if b.len() == 1 {
+            res.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        } else if b.len() == 1 {
             let y = b[0];
-            return if self.swap { a.iter().map(|&x| f(y, x)).collect() } else { a.iter().map(|&x| f(x, y)).collect() };
-        }
-        let mut res = Vec::with_capacity(a.len());
-        for row in a.chunks_exact(b.len()) {
-            res.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            if self.swap {
+                res.extend(a.iter().map(|&x| f(y, x)));
+            } else {
+                res.extend(a.iter().map(|&x| f(x, y)));
+            }
+        } else {
+            for row in a.chunks_exact(b.len()) {
+                res.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            }
         }
         res
     }

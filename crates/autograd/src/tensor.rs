@@ -37,16 +37,37 @@ pub struct Tensor<T> {
 #[derive(Clone)]
 enum Storage<T> {
     Inline(T),
-    Shared(Arc<Vec<T>>),
+    Shared(Arc<Buffer<T>>),
 }
 
-impl<T: Copy> Storage<T> {
+/// A heap buffer that goes back to the [`pool`](crate::pool) when dropped (`recycle` is the
+/// pool's entry for `T`, kept here so that `Tensor<T>` itself needs no trait bound).
+struct Buffer<T> {
+    v: Vec<T>,
+    recycle: fn(Vec<T>),
+}
+
+impl<T> Drop for Buffer<T> {
+    fn drop(&mut self) {
+        (self.recycle)(std::mem::take(&mut self.v));
+    }
+}
+
+impl<T: Float> Clone for Buffer<T> {
+    fn clone(&self) -> Self {
+        let mut v = crate::pool::take(self.v.len());
+        v.extend_from_slice(&self.v);
+        Buffer { v, recycle: self.recycle }
+    }
+}
+
+impl<T: Float> Storage<T> {
     #[inline]
     fn from_vec(v: Vec<T>) -> Self {
         if v.len() == 1 {
             Storage::Inline(v[0])
         } else {
-            Storage::Shared(Arc::new(v))
+            Storage::Shared(Arc::new(Buffer { v, recycle: crate::pool::give::<T> }))
         }
     }
 }
@@ -57,7 +78,7 @@ impl<T> std::ops::Deref for Storage<T> {
     fn deref(&self) -> &[T] {
         match self {
             Storage::Inline(v) => std::slice::from_ref(v),
-            Storage::Shared(a) => a.as_slice(),
+            Storage::Shared(a) => a.v.as_slice(),
         }
     }
 }
@@ -106,7 +127,7 @@ impl<T: Float> Tensor<T> {
     /// A tensor of the given shape filled with `v`.
     pub fn full(shape: impl AsRef<[usize]>, v: T) -> Self {
         let shape: Shape = SmallVec::from_slice(shape.as_ref());
-        Tensor::from_parts(vec![v; numel(&shape)], shape)
+        Tensor::from_parts(crate::pool::filled(numel(&shape), v), shape)
     }
 
     /// A tensor of zeros.
@@ -212,7 +233,10 @@ impl<T: Float> Tensor<T> {
     pub fn into_vec(self) -> Vec<T> {
         match self.data {
             Storage::Inline(v) => vec![v],
-            Storage::Shared(a) => Arc::try_unwrap(a).unwrap_or_else(|a| a.as_ref().clone()),
+            Storage::Shared(a) => match Arc::try_unwrap(a) {
+                Ok(mut b) => std::mem::take(&mut b.v),
+                Err(a) => a.v.clone(),
+            },
         }
     }
 
@@ -220,7 +244,7 @@ impl<T: Float> Tensor<T> {
     pub fn data_mut(&mut self) -> &mut [T] {
         match &mut self.data {
             Storage::Inline(v) => std::slice::from_mut(v),
-            Storage::Shared(a) => Arc::make_mut(a).as_mut_slice(),
+            Storage::Shared(a) => Arc::make_mut(a).v.as_mut_slice(),
         }
     }
 
@@ -563,7 +587,7 @@ impl<T: Float> Tensor<T> {
                 ),
             ));
         }
-        let mut out = Vec::with_capacity(outer * len * inner);
+        let mut out = crate::pool::take(outer * len * inner);
         for o in 0..outer {
             let base = (o * n + start) * inner;
             out.extend_from_slice(&self.data[base..base + len * inner]);
@@ -583,7 +607,7 @@ impl<T: Float> Tensor<T> {
     pub fn pad_axis(&self, axis: usize, start: usize, total: usize) -> Tensor<T> {
         let (outer, len, inner) = split_at_axis(&self.shape, axis);
         assert!(start + len <= total, "pad_axis: {start}+{len} exceeds {total}");
-        let mut out = vec![T::ZERO; outer * total * inner];
+        let mut out = crate::pool::filled(outer * total * inner, T::ZERO);
         for o in 0..outer {
             let dst = (o * total + start) * inner;
             out[dst..dst + len * inner].copy_from_slice(&self.data[o * len * inner..(o + 1) * len * inner]);
@@ -615,7 +639,7 @@ impl<T: Float> Tensor<T> {
             total += t.shape[ax];
         }
         let (outer, _, inner) = split_at_axis(&first.shape, ax);
-        let mut out = Vec::with_capacity(outer * total * inner);
+        let mut out = crate::pool::take(outer * total * inner);
         for o in 0..outer {
             for t in tensors {
                 let len = t.shape[ax] * inner;
@@ -637,7 +661,7 @@ impl<T: Float> Tensor<T> {
                 format!("index {bad} is out of range for axis {ax} of size {n} (shape {})", fmt_shape(&self.shape)),
             ));
         }
-        let mut out = Vec::with_capacity(outer * indices.len() * inner);
+        let mut out = crate::pool::take(outer * indices.len() * inner);
         for o in 0..outer {
             for &i in indices {
                 let base = (o * n + i) * inner;
@@ -654,7 +678,7 @@ impl<T: Float> Tensor<T> {
     pub fn index_add_into(&self, axis: usize, indices: &[usize], size: usize) -> Tensor<T> {
         let (outer, k, inner) = split_at_axis(&self.shape, axis);
         assert_eq!(k, indices.len(), "index_add: {} rows for {} indices", k, indices.len());
-        let mut out = vec![T::ZERO; outer * size * inner];
+        let mut out = crate::pool::filled(outer * size * inner, T::ZERO);
         for o in 0..outer {
             for (j, &i) in indices.iter().enumerate() {
                 let src = (o * k + j) * inner;
@@ -689,7 +713,7 @@ impl<T: Float> Tensor<T> {
                 format!("index {bad} is out of range for axis {ax} of size {n} (shape {})", fmt_shape(&self.shape)),
             ));
         }
-        let mut out = Vec::with_capacity(index.len());
+        let mut out = crate::pool::take(index.len());
         for o in 0..outer {
             for j in 0..k {
                 for i in 0..inner {
@@ -707,7 +731,7 @@ impl<T: Float> Tensor<T> {
     /// adjoint of [`try_gather`](Self::try_gather)).
     pub fn scatter_add_into(&self, axis: usize, index: &[usize], size: usize) -> Tensor<T> {
         let (outer, k, inner) = split_at_axis(&self.shape, axis);
-        let mut out = vec![T::ZERO; outer * size * inner];
+        let mut out = crate::pool::filled(outer * size * inner, T::ZERO);
         for o in 0..outer {
             for j in 0..k {
                 for i in 0..inner {
@@ -723,7 +747,7 @@ impl<T: Float> Tensor<T> {
 
     /// One-hot rows: `[labels.len(), classes]` with a 1 at each label.
     pub fn try_one_hot(labels: &[usize], classes: usize) -> Result<Tensor<T>> {
-        let mut out = vec![T::ZERO; labels.len() * classes];
+        let mut out = crate::pool::filled(labels.len() * classes, T::ZERO);
         for (r, &l) in labels.iter().enumerate() {
             if l >= classes {
                 return Err(Error::new("one_hot", format!("label {l} at position {r} is not below {classes} classes")));

@@ -11,7 +11,7 @@ use std::rc::Rc;
 /// Applies `f(row, out_row)` to every 1-d lane along `axis` (copying strided lanes).
 fn lanes<T: Float>(x: &Tensor<T>, axis: usize, f: impl Fn(&[T], &mut [T])) -> Tensor<T> {
     let (outer, n, inner) = split_at_axis(x.shape(), axis);
-    let mut out = vec![T::ZERO; x.numel()];
+    let mut out = crate::pool::filled(x.numel(), T::ZERO);
     let data = x.data();
     if inner == 1 {
         for (src, dst) in data.chunks_exact(n.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
