@@ -54,7 +54,7 @@ pub trait Float:
     fn from_usize(v: usize) -> Self {
         Self::from_f64(v as f64)
     }
-    /// e^x.
+    /// e^x (for `f32` a vectorizable version within 2 ulp of libm's correctly rounded one).
     fn exp(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
@@ -74,7 +74,7 @@ pub trait Float:
     fn sin(self) -> Self;
     /// Cosine.
     fn cos(self) -> Self;
-    /// Hyperbolic tangent.
+    /// Hyperbolic tangent (for `f32` a vectorizable version within 2 ulp).
     fn tanh(self) -> Self;
     /// The error function.
     fn erf(self) -> Self;
@@ -121,7 +121,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $erf:path) => {
+    ($t:ty, $name:literal, $erf:path, $exp:path, $tanh:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -140,7 +140,7 @@ macro_rules! impl_float {
             }
             #[inline(always)]
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                $exp(self)
             }
             #[inline(always)]
             fn ln(self) -> Self {
@@ -180,7 +180,7 @@ macro_rules! impl_float {
             }
             #[inline(always)]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                $tanh(self)
             }
             #[inline(always)]
             fn erf(self) -> Self {
@@ -235,5 +235,6 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, "f32", libm::erff);
-impl_float!(f64, "f64", libm::erf);
+// f32's exp and tanh are the vectorizable ones of `fastmath` (within 2 ulp); f64 keeps libm's.
+impl_float!(f32, "f32", libm::erff, crate::fastmath::exp_f32, crate::fastmath::tanh_f32);
+impl_float!(f64, "f64", libm::erf, f64::exp, f64::tanh);

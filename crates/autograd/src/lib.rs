@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod fastmath;
 mod float;
 mod gradcheck;
 mod kernels;

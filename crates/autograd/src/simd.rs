@@ -107,7 +107,8 @@ pub fn vectorized<K: Kernel>(k: K) -> K::Output {
     imp::vectorized(k)
 }
 
-/// Elementwise `f(x)` appended to `out` (an empty vector, usually from the buffer pool).
+/// Elementwise `f(x)` into `out` (an empty vector with room for `a.len()` elements, usually
+/// from the buffer pool).
 pub(crate) struct MapKernel<'a, T, F> {
     pub a: &'a [T],
     pub f: F,
@@ -117,14 +118,23 @@ impl<T: Copy, F: Fn(T) -> T> Kernel for MapKernel<'_, T, F> {
     type Output = Vec<T>;
     #[inline(always)]
     fn run(self) -> Vec<T> {
-        let (f, mut out) = (self.f, self.out);
-        out.extend(self.a.iter().map(|&x| f(x)));
+        let (a, f, mut out) = (self.a, self.f, self.out);
+        // Written through the spare capacity, not `extend`: `Vec::extend` is not inlined into
+        // this function, so its loop would be compiled for the baseline target, without AVX.
+        let slots = &mut out.spare_capacity_mut()[..a.len()];
+        for (o, &x) in slots.iter_mut().zip(a) {
+            o.write(f(x));
+        }
+        // SAFETY: the loop wrote all `a.len()` slots (the slice above has exactly that length,
+        // which also proves the capacity suffices).
+        unsafe { out.set_len(a.len()) };
         out
     }
 }
 
 /// Elementwise `f(a, b)` of equal-length slices, or of `a` against `b` repeated (a row
-/// broadcast: `b.len()` divides `a.len()`), appended to `out` (an empty vector).
+/// broadcast: `b.len()` divides `a.len()`), into `out` (an empty vector with room for
+/// `a.len()` elements).
 pub(crate) struct ZipKernel<'a, T, F> {
     pub a: &'a [T],
     pub b: &'a [T],
@@ -138,20 +148,39 @@ impl<T: Copy, F: Fn(T, T) -> T> Kernel for ZipKernel<'_, T, F> {
     #[inline(always)]
     fn run(self) -> Vec<T> {
         let (a, b, f, mut res) = (self.a, self.b, self.f, self.out);
+        assert!(
+            b.len() == a.len() || (!b.is_empty() && a.len() % b.len() == 0),
+            "zip: {} elements against {}",
+            a.len(),
+            b.len()
+        );
+        let slots = &mut res.spare_capacity_mut()[..a.len()];
         if b.len() == a.len() && !self.swap {
-            res.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            for ((o, &x), &y) in slots.iter_mut().zip(a).zip(b) {
+                o.write(f(x, y));
+            }
         } else if b.len() == 1 {
             let y = b[0];
             if self.swap {
-                res.extend(a.iter().map(|&x| f(y, x)));
+                for (o, &x) in slots.iter_mut().zip(a) {
+                    o.write(f(y, x));
+                }
             } else {
-                res.extend(a.iter().map(|&x| f(x, y)));
+                for (o, &x) in slots.iter_mut().zip(a) {
+                    o.write(f(x, y));
+                }
             }
         } else {
-            for row in a.chunks_exact(b.len()) {
-                res.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            for (orow, row) in slots.chunks_exact_mut(b.len()).zip(a.chunks_exact(b.len())) {
+                for ((o, &x), &y) in orow.iter_mut().zip(row).zip(b) {
+                    o.write(f(x, y));
+                }
             }
         }
+        // SAFETY: each branch wrote every one of the `a.len()` slots: the first two zip over
+        // exactly `a.len()` slots, the last over all `a.len() / b.len()` whole rows of `b.len()`
+        // (the assert above guarantees there is no remainder).
+        unsafe { res.set_len(a.len()) };
         res
     }
 }
@@ -201,7 +230,7 @@ impl<T: Copy, F: Fn(T, T) -> T> Kernel for RowsFoldKernel<'_, T, F> {
 /// fixed order at the end, so the loop vectorizes and the result is the same on every CPU.
 /// Short runs fold in order.
 #[inline(always)]
-fn fold_lanes<T: Copy, F: Fn(T, T) -> T>(xs: &[T], init: T, f: &F) -> T {
+pub(crate) fn fold_lanes<T: Copy, F: Fn(T, T) -> T>(xs: &[T], init: T, f: &F) -> T {
     const LANES: usize = 32;
     if xs.len() < 4 * LANES {
         return xs.iter().fold(init, |a, &x| f(a, x));

@@ -3,20 +3,20 @@
 
 use crate::float::Float;
 use crate::shape::{self as sh, fmt_shape};
+use crate::simd::{fold_lanes, vectorized, Kernel};
 use crate::tape::{InputGrads, Op, Var};
 use crate::tensor::{split_at_axis, Tensor};
 use smallvec::smallvec;
 use std::rc::Rc;
 
-/// Applies `f(row, out_row)` to every 1-d lane along `axis` (copying strided lanes).
-fn lanes<T: Float>(x: &Tensor<T>, axis: usize, f: impl Fn(&[T], &mut [T])) -> Tensor<T> {
+/// Softmax or log-softmax of every lane along `axis`. Contiguous lanes (the last axis, the
+/// usual case) run in one vectorized kernel; other axes copy each lane out and back.
+fn lanes<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Tensor<T> {
     let (outer, n, inner) = split_at_axis(x.shape(), axis);
     let mut out = crate::pool::filled(x.numel(), T::ZERO);
     let data = x.data();
     if inner == 1 {
-        for (src, dst) in data.chunks_exact(n.max(1)).zip(out.chunks_exact_mut(n.max(1))) {
-            f(src, dst);
-        }
+        vectorized(SoftmaxRows { data, out: &mut out, n, log });
     } else {
         let mut lane = vec![T::ZERO; n];
         let mut res = vec![T::ZERO; n];
@@ -25,7 +25,7 @@ fn lanes<T: Float>(x: &Tensor<T>, axis: usize, f: impl Fn(&[T], &mut [T])) -> Te
                 for k in 0..n {
                     lane[k] = data[(o * n + k) * inner + i];
                 }
-                f(&lane, &mut res);
+                vectorized(SoftmaxRows { data: &lane, out: &mut res, n, log });
                 for k in 0..n {
                     out[(o * n + k) * inner + i] = res[k];
                 }
@@ -35,8 +35,11 @@ fn lanes<T: Float>(x: &Tensor<T>, axis: usize, f: impl Fn(&[T], &mut [T])) -> Te
     Tensor::from_vec(out, x.shape()).expect("lanes keep the shape")
 }
 
+/// The largest element of a row ignoring NaN, or 0 when that is not finite (an all -inf row,
+/// an empty one), so that subtracting it never makes NaN out of infinities.
+#[inline(always)]
 fn lane_max<T: Float>(row: &[T]) -> T {
-    let m = row.iter().fold(T::NEG_INFINITY, |a, &v| if v > a { v } else { a });
+    let m = fold_lanes(row, T::NEG_INFINITY, &|a: T, v: T| if v > a { v } else { a });
     if m.is_finite() {
         m
     } else {
@@ -44,25 +47,91 @@ fn lane_max<T: Float>(row: &[T]) -> T {
     }
 }
 
-fn softmax_lane<T: Float>(row: &[T], out: &mut [T]) {
-    let m = lane_max(row);
-    let mut s = T::ZERO;
-    for (o, &v) in out.iter_mut().zip(row) {
-        *o = (v - m).exp();
-        s += *o;
-    }
-    for o in out.iter_mut() {
-        *o /= s;
+/// Softmax (or log-softmax) of each row of `n` contiguous elements of `data` into `out`: the
+/// maximum subtracted, exponentials in one vector pass, their sum in vector lanes.
+struct SoftmaxRows<'a, T> {
+    data: &'a [T],
+    out: &'a mut [T],
+    n: usize,
+    log: bool,
+}
+impl<T: Float> Kernel for SoftmaxRows<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        if self.n == 0 {
+            return;
+        }
+        for (row, o) in self.data.chunks_exact(self.n).zip(self.out.chunks_exact_mut(self.n)) {
+            let m = lane_max(row);
+            for (o, &v) in o.iter_mut().zip(row) {
+                *o = (v - m).exp();
+            }
+            let s = fold_lanes(o, T::ZERO, &|a: T, b: T| a + b);
+            if self.log {
+                let lse = m + s.ln();
+                for (o, &v) in o.iter_mut().zip(row) {
+                    *o = v - lse;
+                }
+            } else {
+                for o in o.iter_mut() {
+                    *o /= s;
+                }
+            }
+        }
     }
 }
 
-fn log_softmax_lane<T: Float>(row: &[T], out: &mut [T]) {
-    let m = lane_max(row);
-    let s: T = row.iter().map(|&v| (v - m).exp()).sum();
-    let lse = m + s.ln();
-    for (o, &v) in out.iter_mut().zip(row) {
-        *o = v - lse;
+/// Sum over rows of `logsumexp(row) - row[target]`, in f64.
+struct CrossEntropyRows<'a, T> {
+    data: &'a [T],
+    targets: &'a [usize],
+    scratch: &'a mut [T],
+}
+impl<T: Float> Kernel for CrossEntropyRows<'_, T> {
+    type Output = f64;
+    #[inline(always)]
+    fn run(self) -> f64 {
+        let c = self.scratch.len();
+        let mut total = 0.0f64;
+        if c == 0 {
+            return total;
+        }
+        for (row, &t) in self.data.chunks_exact(c).zip(self.targets) {
+            let m = lane_max(row);
+            for (e, &v) in self.scratch.iter_mut().zip(row) {
+                *e = (v - m).exp();
+            }
+            let s = fold_lanes(self.scratch, T::ZERO, &|a: T, b: T| a + b);
+            total += (m + s.ln() - row[t]).to_f64();
+        }
+        total
     }
+}
+
+/// `(softmax(x) - onehot(targets)) * scale` for logits `[n, c]`: the cross-entropy gradient
+/// in one buffer.
+fn cross_entropy_grad<T: Float>(x: &Tensor<T>, targets: &[usize], scale: T) -> Tensor<T> {
+    let c = x.shape()[1];
+    let mut out = crate::pool::filled(x.numel(), T::ZERO);
+    vectorized(SoftmaxRows { data: x.data(), out: &mut out, n: c, log: false });
+    if c > 0 {
+        for (row, &t) in out.chunks_exact_mut(c).zip(targets) {
+            row[t] -= T::ONE;
+        }
+    }
+    struct Scale<'a, T>(&'a mut [T], T);
+    impl<T: Float> Kernel for Scale<'_, T> {
+        type Output = ();
+        #[inline(always)]
+        fn run(self) {
+            for v in self.0.iter_mut() {
+                *v *= self.1;
+            }
+        }
+    }
+    vectorized(Scale(&mut out, scale));
+    Tensor::from_vec(out, x.shape()).expect("same shape as the logits")
 }
 
 struct Softmax {
@@ -102,6 +171,12 @@ impl<T: Float> Op<T> for CrossEntropy {
     fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
         let x = &inputs[0];
         let n = x.shape()[0];
+        if !crate::tape::is_grad_enabled() {
+            // A plain backward: nothing will differentiate this gradient, so compute it in one
+            // fused pass instead of the differentiable composite below.
+            let scale = g.value().item() / T::from_usize(n);
+            return smallvec![Some(Var::constant(cross_entropy_grad(x.value(), &self.targets, scale)))];
+        }
         let onehot = Var::constant(Tensor::try_one_hot(&self.targets, x.shape()[1]).expect("checked in forward"));
         // d/dx mean_i(lse(x_i) - x_i[t_i]) = (softmax(x) - onehot) / n
         let d = (&x.softmax(-1) - &onehot).div_scalar(T::from_usize(n));
@@ -129,7 +204,7 @@ impl<T: Float> Var<T> {
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Var<T> {
         let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        let value = lanes(self.value(), ax, softmax_lane);
+        let value = lanes(self.value(), ax, false);
         Var::from_op(Softmax { axis: ax as isize }, &[self], value)
     }
 
@@ -137,7 +212,7 @@ impl<T: Float> Var<T> {
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Var<T> {
         let ax = sh::normalize_axis("log_softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        let value = lanes(self.value(), ax, log_softmax_lane);
+        let value = lanes(self.value(), ax, true);
         Var::from_op(LogSoftmax { axis: ax as isize }, &[self], value)
     }
 
@@ -170,13 +245,8 @@ impl<T: Float> Var<T> {
         if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= c) {
             return Err(crate::Error::new(op, format!("target {t} at position {i} is not below {c} classes")));
         }
-        let data = self.value().data();
-        let mut total = 0.0f64;
-        for (row, &t) in data.chunks_exact(c.max(1)).zip(targets) {
-            let m = lane_max(row);
-            let s: T = row.iter().map(|&v| (v - m).exp()).sum();
-            total += (m + s.ln() - row[t]).to_f64();
-        }
+        let mut scratch = vec![T::ZERO; c];
+        let total = vectorized(CrossEntropyRows { data: self.value().data(), targets, scratch: &mut scratch });
         let value = Tensor::scalar(T::from_f64(total / n as f64));
         Ok(Var::from_op(CrossEntropy { targets: targets.into() }, &[self], value))
     }
@@ -212,6 +282,6 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor<T> {
         let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        lanes(self, ax, softmax_lane)
+        lanes(self, ax, false)
     }
 }
