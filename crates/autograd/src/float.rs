@@ -90,13 +90,14 @@ pub trait Float:
     fn recip(self) -> Self {
         Self::ONE / self
     }
-    /// General matrix multiply `C = A B` on strided row/column layouts (the `gemm` crate's
-    /// kernel for this type), overwriting `C`, on `threads` threads (1: the calling thread).
+    /// General matrix multiply `C = A B` (or `C += A B` with `accumulate`) on strided
+    /// row/column layouts (the `gemm` crate's kernel for this type), on `threads` threads
+    /// (1: the calling thread). Without `accumulate`, `C` is only written, never read.
     ///
     /// # Safety
     /// `a` must be valid for reads of an `m x k` matrix with strides `(rsa, csa)`, `b` of a
     /// `k x n` matrix with `(rsb, csb)`, and `c` valid for writes of an `m x n` matrix with
-    /// `(rsc, csc)` that aliases neither input.
+    /// `(rsc, csc)` that aliases neither input (and initialised, with `accumulate`).
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm(
@@ -112,6 +113,7 @@ pub trait Float:
         c: *mut Self,
         rsc: isize,
         csc: isize,
+        accumulate: bool,
         threads: usize,
     );
 
@@ -219,6 +221,7 @@ macro_rules! impl_float {
                 c: *mut Self,
                 rsc: isize,
                 csc: isize,
+                accumulate: bool,
                 threads: usize,
             ) {
                 let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
@@ -227,7 +230,7 @@ macro_rules! impl_float {
                 // read_dst = false, dst is only written.
                 unsafe {
                     gemm::gemm(
-                        m, n, k, c, csc, rsc, false, a, csa, rsa, b, csb, rsb, 0.0, 1.0, false, false, false, par,
+                        m, n, k, c, csc, rsc, accumulate, a, csa, rsa, b, csb, rsb, 1.0, 1.0, false, false, false, par,
                     )
                 }
             }

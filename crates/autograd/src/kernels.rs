@@ -212,7 +212,8 @@ pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bo
     let batch = shape::broadcast_shapes("matmul", ba, bb)
         .map_err(|_| Error::new("matmul", format!("{}: batch dimensions do not broadcast", describe())))?;
     let nb = numel(&batch);
-    let mut out = crate::pool::filled(nb * m * n, T::ZERO);
+    // Not zero-filled: the product overwrites every element (see the end of this function).
+    let mut out: Vec<T> = crate::pool::take(nb * m * n);
     // Offsets (in whole matrices) of each batch entry in a and b, honouring broadcast.
     let (mut offs_a, mut offs_b) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
     if batch.is_empty() {
@@ -226,6 +227,7 @@ pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bo
     // Row and column strides of op(a) and op(b) inside one stored matrix.
     let (rsa, csa) = if ta { (1, ca) } else { (ca, 1) };
     let (rsb, csb) = if tb { (1, cb) } else { (cb, 1) };
+    let slots = &mut out.spare_capacity_mut()[..nb * m * n];
     if m > 0 && n > 0 {
         for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
             gemm_strided(
@@ -233,13 +235,16 @@ pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bo
                 (rsa, csa),
                 &b.data()[ob * sb..(ob + 1) * sb],
                 (rsb, csb),
-                &mut out[bi * m * n..(bi + 1) * m * n],
+                &mut slots[bi * m * n..(bi + 1) * m * n],
                 m,
                 k,
                 n,
             );
         }
     }
+    // SAFETY: the `nb` products above wrote all `nb * m * n` slots (each `gemm_strided` call
+    // writes every element of its `m * n` block; with m or n zero there is nothing to write).
+    unsafe { out.set_len(nb * m * n) };
     let mut out_shape: Shape = batch;
     out_shape.push(m);
     out_shape.push(n);
@@ -288,21 +293,70 @@ fn gemm_threads(m: usize, k: usize, n: usize) -> usize {
 }
 
 /// `c = op(a) (m x k) * op(b) (k x n)` with the given (row, column) strides for the
-/// operands; `c` is row-major and contiguous.
+/// operands; `c` is row-major and contiguous, and every element of it is written (it may start
+/// uninitialised).
 #[allow(clippy::too_many_arguments)]
 fn gemm_strided<T: Float>(
     a: &[T],
-    (rsa, csa): (usize, usize),
+    sa: (usize, usize),
     b: &[T],
-    (rsb, csb): (usize, usize),
+    sb: (usize, usize),
+    c: &mut [std::mem::MaybeUninit<T>],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    assert_eq!(c.len(), m * n, "gemm: output size does not match {m}x{n}");
+    if k == 0 {
+        c.iter_mut().for_each(|x| {
+            x.write(T::ZERO);
+        });
+        return;
+    }
+    // SAFETY: `c` is a distinct &mut borrow of exactly m*n slots, so it aliases neither input,
+    // and without `accumulate` the product only writes it (all m*n slots), so uninitialised
+    // slots are fine.
+    unsafe { gemm_checked(a, sa, b, sb, c.as_mut_ptr().cast::<T>(), m, k, n, false) }
+}
+
+/// `c += op(a) @ op(b)`, like [`gemm_strided`] but adding to what `c` holds.
+#[allow(clippy::too_many_arguments)]
+fn gemm_accumulate<T: Float>(
+    a: &[T],
+    sa: (usize, usize),
+    b: &[T],
+    sb: (usize, usize),
     c: &mut [T],
     m: usize,
     k: usize,
     n: usize,
 ) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() == m * n, "gemm: buffer sizes do not match {m}x{k}x{n}");
+    assert_eq!(c.len(), m * n, "gemm: output size does not match {m}x{n}");
     if k == 0 {
-        c.iter_mut().for_each(|x| *x = T::ZERO);
+        return;
+    }
+    // SAFETY: `c` is a distinct, initialised &mut borrow of exactly m*n elements.
+    unsafe { gemm_checked(a, sa, b, sb, c.as_mut_ptr(), m, k, n, true) }
+}
+
+/// Checks that the strided operands lie inside their slices, then runs the product.
+///
+/// # Safety
+/// `c` must be valid for writes (and reads, with `accumulate`, then also initialised) of `m * n`
+/// contiguous row-major elements and alias neither `a` nor `b`; `k > 0`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_checked<T: Float>(
+    a: &[T],
+    (rsa, csa): (usize, usize),
+    b: &[T],
+    (rsb, csb): (usize, usize),
+    c: *mut T,
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
         return;
     }
     // The largest offset read is (m-1)*rsa + (k-1)*csa; check it lies inside `a` (same for b).
@@ -310,9 +364,8 @@ fn gemm_strided<T: Float>(
         (m - 1) * rsa + (k - 1) * csa < a.len() && (k - 1) * rsb + (n - 1) * csb < b.len(),
         "gemm: strides exceed buffers"
     );
-    // SAFETY: the asserts above guarantee every element addressed through the strides lies
-    // inside its slice, and `c` is a distinct &mut borrow of exactly m*n elements, so it
-    // aliases neither input.
+    // SAFETY: the assert above keeps every operand element addressed through the strides inside
+    // its slice; the caller guarantees `c`.
     unsafe {
         T::gemm(
             m,
@@ -324,10 +377,43 @@ fn gemm_strided<T: Float>(
             b.as_ptr(),
             rsb as isize,
             csb as isize,
-            c.as_mut_ptr(),
+            c,
             n as isize,
             1,
+            accumulate,
             gemm_threads(m, k, n),
         );
     }
+}
+
+/// The fused dense layer `x @ w + bias` for `x` `[n, in]`, `w` `[in, out]` and `bias` `[out]`:
+/// the bias rows are written first and the product accumulated onto them (no separate pass
+/// over the output). Shapes are checked here.
+pub(crate) fn linear<T: Float>(x: &Tensor<T>, w: &Tensor<T>, bias: Option<&Tensor<T>>) -> Result<Tensor<T>> {
+    let bad = |why: String| {
+        Err(Error::new(
+            "linear",
+            format!(
+                "x {}, weight {}{}: {why}",
+                fmt_shape(x.shape()),
+                fmt_shape(w.shape()),
+                bias.map(|b| format!(", bias {}", fmt_shape(b.shape()))).unwrap_or_default()
+            ),
+        ))
+    };
+    if x.ndim() != 2 || w.ndim() != 2 {
+        return bad("x and weight must be 2-d ([n, in] and [in, out])".into());
+    }
+    let (n, k, out) = (x.shape()[0], x.shape()[1], w.shape()[1]);
+    if w.shape()[0] != k {
+        return bad(format!("x has {k} features but the weight takes {}", w.shape()[0]));
+    }
+    let mut res: Vec<T> = crate::pool::take(n * out);
+    match bias {
+        Some(b) if b.shape() != [out] => return bad(format!("the bias must be [{out}]")),
+        Some(b) => (0..n).for_each(|_| res.extend_from_slice(b.data())),
+        None => res.resize(n * out, T::ZERO),
+    }
+    gemm_accumulate(x.data(), (k, 1), w.data(), (out, 1), &mut res, n, k, out);
+    Ok(Tensor::from_parts(res, SmallVec::from_slice(&[n, out])))
 }

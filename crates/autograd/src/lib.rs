@@ -43,7 +43,7 @@ mod tensor;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gradcheck::{gradcheck, gradgradcheck, hessian, hvp, jacobian, GradcheckError, GradcheckOptions};
-pub use ops::one_hot;
+pub use ops::{one_hot, LinearActivation};
 pub use shape::Shape;
 pub use smallvec::smallvec;
 pub use tape::{

@@ -109,12 +109,12 @@ pub fn vectorized<K: Kernel>(k: K) -> K::Output {
 
 /// Elementwise `f(x)` into `out` (an empty vector with room for `a.len()` elements, usually
 /// from the buffer pool).
-pub(crate) struct MapKernel<'a, T, F> {
-    pub a: &'a [T],
+pub(crate) struct MapKernel<'a, S, T, F> {
+    pub a: &'a [S],
     pub f: F,
     pub out: Vec<T>,
 }
-impl<T: Copy, F: Fn(T) -> T> Kernel for MapKernel<'_, T, F> {
+impl<S: Copy, T, F: Fn(S) -> T> Kernel for MapKernel<'_, S, T, F> {
     type Output = Vec<T>;
     #[inline(always)]
     fn run(self) -> Vec<T> {

@@ -114,6 +114,32 @@ impl<T: Float> Tensor<T> {
         Tensor { data: Storage::from_vec(data), shape }
     }
 
+    /// A tensor of `shape` holding `f(x)` for each element `x` of `src`, which may be of any
+    /// type (bytes of an image, integers...), computed in one vectorized pass; fails if
+    /// `src.len()` is not the product of `shape`.
+    ///
+    /// ```
+    /// use autograd::Tensor;
+    /// let pixels: [u8; 4] = [0, 51, 204, 255];
+    /// let t = Tensor::<f32>::from_map(&pixels, [2, 2], |p| f32::from(p) / 255.0)?;
+    /// assert_eq!(t.data(), &[0.0, 0.2, 0.8, 1.0]);
+    /// # Ok::<(), autograd::Error>(())
+    /// ```
+    pub fn from_map<S: Copy>(src: &[S], shape: impl AsRef<[usize]>, f: impl Fn(S) -> T) -> Result<Self> {
+        let shape = shape.as_ref();
+        match shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) {
+            Some(n) if n == src.len() => {}
+            _ => {
+                return Err(Error::new(
+                    "from_map",
+                    format!("shape {} does not hold the {} elements given", fmt_shape(shape), src.len()),
+                ))
+            }
+        }
+        let data = crate::simd::vectorized(crate::simd::MapKernel { a: src, f, out: crate::pool::take(src.len()) });
+        Ok(Tensor::from_parts(data, SmallVec::from_slice(shape)))
+    }
+
     /// A 1-d tensor holding a copy of `data`.
     pub fn from_slice(data: &[T]) -> Self {
         Tensor::from_parts(data.to_vec(), SmallVec::from_slice(&[data.len()]))

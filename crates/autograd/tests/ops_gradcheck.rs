@@ -188,6 +188,73 @@ fn matmul_all_forms() {
 }
 
 #[test]
+fn linear_fused_with_every_activation() {
+    use autograd::LinearActivation as A;
+    let x = randn(&[5, 4], 110);
+    let w = randn(&[4, 3], 111);
+    let b = randn(&[3], 112);
+    // The relu case needs pre-activations away from the kink.
+    let z = x.matmul(&w).zip_with(&b, "add", |p, q| p + q);
+    assert!(z.data().iter().all(|v| v.abs() > 1e-3), "pick other seeds: a pre-activation is at the kink");
+    for act in [A::Identity, A::Relu, A::Sigmoid, A::Tanh] {
+        both(&format!("linear {act:?}"), |v| v[0].linear(&v[1], Some(&v[2]), act), &[x.clone(), w.clone(), b.clone()]);
+        both(&format!("linear {act:?} without bias"), |v| v[0].linear(&v[1], None, act), &[x.clone(), w.clone()]);
+    }
+}
+
+#[test]
+fn linear_fused_equals_the_unfused_layer() {
+    use autograd::{LinearActivation as A, Tape};
+    let mut r = rng(120);
+    for act in [A::Identity, A::Relu, A::Sigmoid, A::Tanh] {
+        let x0 = Tensor::<f32>::randn([33, 70], &mut r);
+        let w0 = Tensor::<f32>::randn([70, 19], &mut r);
+        let b0 = Tensor::<f32>::randn([19], &mut r);
+        let run = |fused: bool| {
+            let tape = Tape::new();
+            // The input is a constant, as in a first layer: no gradient is computed for it.
+            let x = Var::constant(x0.clone());
+            let (w, b) = (tape.var(w0.clone()), tape.var(b0.clone()));
+            let y = if fused {
+                x.linear(&w, Some(&b), act)
+            } else {
+                let z = x.matmul(&w) + &b;
+                match act {
+                    A::Identity => z,
+                    A::Relu => z.relu(),
+                    A::Sigmoid => z.sigmoid(),
+                    A::Tanh => z.tanh(),
+                }
+            };
+            let loss = (&y * &y).sum();
+            let g = loss.backward();
+            (y.value().clone(), g.wrt(&w), g.wrt(&b))
+        };
+        let (yf, wf, bf) = run(true);
+        let (yu, wu, bu) = run(false);
+        assert!(yf.allclose(&yu, 1e-5, 1e-5), "{act:?}: forward differs by {}", yf.max_abs_diff(&yu));
+        assert!(wf.allclose(&wu, 1e-4, 1e-4), "{act:?}: weight gradient differs by {}", wf.max_abs_diff(&wu));
+        assert!(bf.allclose(&bu, 1e-4, 1e-4), "{act:?}: bias gradient differs by {}", bf.max_abs_diff(&bu));
+    }
+}
+
+#[test]
+fn linear_shape_errors_name_the_shapes() {
+    use autograd::{LinearActivation as A, Tape};
+    let tape = Tape::new();
+    let x = tape.var(Tensor::<f64>::zeros([2, 3]));
+    let w = tape.var(Tensor::<f64>::zeros([4, 5]));
+    let b = tape.var(Tensor::<f64>::zeros([5]));
+    let e = x.try_linear(&w, Some(&b), A::Relu).unwrap_err().to_string();
+    assert!(e.contains("linear") && e.contains("[2, 3]") && e.contains("[4, 5]") && e.contains("3 features"), "{e}");
+    let w = tape.var(Tensor::<f64>::zeros([3, 5]));
+    let e = x.try_linear(&w, Some(&tape.var(Tensor::zeros([4]))), A::Relu).unwrap_err().to_string();
+    assert!(e.contains("bias must be [5]"), "{e}");
+    let e = tape.var(Tensor::<f64>::zeros([3])).try_linear(&w, None, A::Identity).unwrap_err().to_string();
+    assert!(e.contains("2-d"), "{e}");
+}
+
+#[test]
 fn matmul_matches_naive() {
     let a = randn(&[2, 3, 4], 1);
     let b = randn(&[4, 5], 2);

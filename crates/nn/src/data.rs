@@ -448,16 +448,18 @@ impl U8Images {
     /// but was 3x slower, its loads being scalar).
     fn batch<T: Float>(&self, k: usize, rows: impl Iterator<Item = usize>) -> Tensor<T> {
         let d = T::from_f64(f64::from(self.divisor));
-        let mut out = Vec::with_capacity(k * self.item_len);
+        // The bytes first (a cheap copy), then one vectorized conversion of the whole batch.
+        let mut bytes = Vec::with_capacity(k * self.item_len);
         for i in rows {
             assert!(i < self.len, "U8Images::gather: index {i} is out of range for {} samples", self.len);
             let start = (self.first + i) * self.item_len;
-            out.extend(self.data[start..start + self.item_len].iter().map(|&p| T::from_f64(f64::from(p)) / d));
+            bytes.extend_from_slice(&self.data[start..start + self.item_len]);
         }
         let mut shape = Vec::with_capacity(1 + self.item_shape.len());
         shape.push(k);
         shape.extend_from_slice(&self.item_shape);
-        Tensor::from_vec(out, shape).expect("U8Images: k samples of item_len values")
+        Tensor::from_map(&bytes, shape, |p| T::from_f64(f64::from(p)) / d)
+            .expect("U8Images: k samples of item_len values")
     }
 }
 

@@ -6,7 +6,7 @@ use crate::init::Init;
 use crate::module::{Ctx, Module};
 use crate::param::Param;
 use crate::rng::{derived_rng, next_seed};
-use autograd::{Float, Tensor, Var};
+use autograd::{Float, LinearActivation, Tensor, Var};
 use indexmap::IndexMap;
 use rand::Rng;
 
@@ -205,27 +205,42 @@ impl<T: Float> Dense<T> {
         (self.in_features, self.out_features)
     }
 
-    fn affine(&self, x: &Var<T>, ctx: &mut Ctx<T>) -> Var<T> {
+    /// `act(x @ W + b)`: one fused op ([`Var::linear`]) for 2-d inputs and the activations it
+    /// covers, else the product, the bias and the activation as separate ops.
+    fn affine(&self, x: &Var<T>, ctx: &mut Ctx<T>, act: Activation) -> Var<T> {
         let w = ctx.bind(&self.weight);
-        let y = x.matmul(&w);
-        match &self.bias {
-            Some(b) => y + ctx.bind(b),
-            None => y,
+        let b = self.bias.as_ref().map(|b| ctx.bind(b));
+        let fused = match act {
+            Activation::Linear => Some(LinearActivation::Identity),
+            Activation::Relu => Some(LinearActivation::Relu),
+            Activation::Sigmoid => Some(LinearActivation::Sigmoid),
+            Activation::Tanh => Some(LinearActivation::Tanh),
+            _ => None,
+        };
+        match fused {
+            Some(la) if x.ndim() == 2 => x.linear(&w, b.as_ref(), la),
+            _ => {
+                let y = x.matmul(&w);
+                let z = match &b {
+                    Some(b) => y + b,
+                    None => y,
+                };
+                act.apply(&z)
+            }
         }
     }
 }
 
 impl<T: Float> Module<T> for Dense<T> {
     fn forward(&self, x: &Var<T>, ctx: &mut Ctx<T>) -> Var<T> {
-        self.activation.apply(&self.affine(x, ctx))
+        self.affine(x, ctx, self.activation)
     }
 
     fn forward_logits(&self, x: &Var<T>, ctx: &mut Ctx<T>) -> (Var<T>, Option<Activation>) {
-        let z = self.affine(x, ctx);
         if self.activation.is_probability_head() {
-            (z, Some(self.activation))
+            (self.affine(x, ctx, Activation::Linear), Some(self.activation))
         } else {
-            (self.activation.apply(&z), None)
+            (self.affine(x, ctx, self.activation), None)
         }
     }
 

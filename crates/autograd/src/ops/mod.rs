@@ -4,6 +4,8 @@
 
 mod binary;
 mod functional;
+mod fused;
+pub use fused::LinearActivation;
 mod linalg;
 mod operators;
 mod reduce;

@@ -114,7 +114,7 @@ unary_op!(
 unary_op!(
     /// max(x, 0). The gradient at 0 is 0 (as PyTorch); NaN stays NaN.
     relu, Relu, "relu",
-    fwd: |v| if v > T::ZERO || v.is_nan() { v } else { T::ZERO },
+    fwd: |v| relu_value(v),
     bwd: |x, y, g| g * &mask(x, |v| if v > T::ZERO { T::ONE } else { T::ZERO })
 );
 unary_op!(
@@ -143,15 +143,23 @@ unary_op!(
     bwd: |x, y, g| g * &x.sigmoid()
 );
 
-/// Numerically stable logistic function.
-#[inline]
-pub(crate) fn sigmoid<T: Float>(v: T) -> T {
-    if v >= T::ZERO {
-        T::ONE / (T::ONE + (-v).exp())
+/// max(v, 0), keeping NaN.
+#[inline(always)]
+pub(crate) fn relu_value<T: Float>(v: T) -> T {
+    if v > T::ZERO || v.is_nan() {
+        v
     } else {
-        let e = v.exp();
-        e / (T::ONE + e)
+        T::ZERO
     }
+}
+
+/// Numerically stable logistic function: 1 / (1 + e^-v) for v >= 0, e^v / (1 + e^v) below,
+/// with one exponential (of -|v|, which never overflows) so that it vectorizes.
+#[inline(always)]
+pub(crate) fn sigmoid<T: Float>(v: T) -> T {
+    let e = (-v.abs()).exp();
+    let num = if v >= T::ZERO { T::ONE } else { e };
+    num / (T::ONE + e)
 }
 
 struct Powi(i32);
