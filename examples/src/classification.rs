@@ -47,6 +47,9 @@ pub struct Config {
     /// The last fraction of the training images held out for validation (Keras'
     /// `validation_split`).
     pub validation_split: f64,
+    /// Batch size of the validation pass after each epoch (Keras' `validation_batch_size`);
+    /// `None`: the training batch size, as Keras. Results are the same up to rounding.
+    pub validation_batch_size: Option<usize>,
     /// Use only the first `n` training images (before the validation split).
     pub train_limit: Option<usize>,
     /// Evaluate on the first `n` test images only.
@@ -69,6 +72,7 @@ impl Default for Config {
             hidden: vec![128, 64],
             seed: 42,
             validation_split: 0.2,
+            validation_batch_size: None,
             train_limit: None,
             test_limit: None,
             save: None,
@@ -190,8 +194,8 @@ fn argmax_rows(t: &Tensor<f32>) -> Vec<usize> {
 }
 
 fn check_config(cfg: &Config) -> Result<(), Box<dyn Error>> {
-    if cfg.epochs == 0 || cfg.batch_size == 0 {
-        return Err("epochs and batch size must be positive".into());
+    if cfg.epochs == 0 || cfg.batch_size == 0 || cfg.validation_batch_size == Some(0) {
+        return Err("epochs and batch sizes must be positive".into());
     }
     if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
         return Err(format!("learning rate must be positive, got {}", cfg.lr).into());
@@ -272,6 +276,7 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
         epochs: cfg.epochs,
         batch_size: cfg.batch_size,
         validation_source,
+        validation_batch_size: cfg.validation_batch_size,
         verbose: cfg.verbosity.fit_verbose(),
         seed: Some(cfg.seed),
         ..Default::default()

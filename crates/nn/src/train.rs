@@ -205,6 +205,11 @@ pub struct FitOptions<T: Float = f32> {
     /// targets: `validation_data` without materialising the inputs. At most one of the two
     /// may be set.
     pub validation_source: Option<(Box<dyn BatchSource<T>>, Tensor<T>)>,
+    /// Samples per batch of the validation pass at the end of each epoch (Keras'
+    /// `validation_batch_size`); `None`: `batch_size`. Only speed depends on it (a larger
+    /// batch makes better use of the matrix products); the loss and metrics are the same up
+    /// to rounding.
+    pub validation_batch_size: Option<usize>,
     /// Reshuffle the training samples every epoch.
     pub shuffle: bool,
     /// 0: silent; 1: a progress bar per epoch (updated in place on a terminal, one final line
@@ -229,6 +234,7 @@ impl<T: Float> Default for FitOptions<T> {
             validation_split: 0.0,
             validation_data: None,
             validation_source: None,
+            validation_batch_size: None,
             shuffle: true,
             verbose: 1,
             seed: None,
@@ -444,6 +450,9 @@ fn fit_dyn<T: Float>(
     if opts.batch_size == 0 {
         return Err(NnError::config("batch_size must be positive"));
     }
+    if opts.validation_batch_size == Some(0) {
+        return Err(NnError::config("validation_batch_size must be positive"));
+    }
     if opts.initial_epoch > opts.epochs {
         return Err(NnError::config(format!("initial_epoch {} is after epochs {}", opts.initial_epoch, opts.epochs)));
     }
@@ -516,7 +525,8 @@ fn fit_dyn<T: Float>(
         }
         let mut logs = acc.logs("");
         if let Some(v) = &val {
-            logs.extend(evaluate_impl(module, c.loss, &metrics, v, opts.batch_size, "val_"));
+            let vb = opts.validation_batch_size.unwrap_or(opts.batch_size);
+            logs.extend(evaluate_impl(module, c.loss, &metrics, v, vb, "val_"));
         }
         progress.finish(&logs);
         each_callback!(stop, |cb, tc| cb.on_epoch_end(epoch, &mut logs, &mut tc));

@@ -477,3 +477,38 @@ fn misuse_is_reported() {
     assert!(matches!(&e, NnError::ShapeMismatch { expected, .. } if expected == &[10, 2]), "{e}");
     assert!(m.predict(&Tensor::zeros([2, 5])).is_err());
 }
+
+#[test]
+fn validation_batch_size_changes_speed_not_results() {
+    let (x, labels) = blobs(300, 6, 31);
+    let y: Tensor<f32> = one_hot(&labels, 3).unwrap();
+    let run = |vb: Option<usize>| {
+        manual_seed(5);
+        let mut model = Sequential::new()
+            .add(Dense::new(6, 16).activation(Activation::Relu))
+            .add(Dense::new(16, 3).activation(Activation::Softmax));
+        model.compile(Adam::new(1e-2), Loss::CategoricalCrossentropy, &[Metric::Accuracy]);
+        let opts = FitOptions {
+            epochs: 2,
+            batch_size: 8,
+            validation_split: 0.3,
+            validation_batch_size: vb,
+            verbose: 0,
+            seed: Some(1),
+            ..Default::default()
+        };
+        model.fit(&x, &y, opts)
+    };
+    let small = run(None).unwrap();
+    let large = run(Some(64)).unwrap();
+    // Training is untouched: the same batches, bit for bit.
+    assert_eq!(small.get("loss"), large.get("loss"));
+    for key in ["val_loss", "val_accuracy"] {
+        let (a, b) = (small.get(key).unwrap(), large.get(key).unwrap());
+        for (p, q) in a.iter().zip(b) {
+            assert!((p - q).abs() <= 1e-5 * p.abs().max(1.0), "{key}: {a:?} vs {b:?}");
+        }
+    }
+    let e = run(Some(0)).unwrap_err().to_string();
+    assert!(e.contains("validation_batch_size"), "{e}");
+}

@@ -37,6 +37,11 @@ fn main() {
             Opt { name: "seed", value: "N", help: "seed of the initial weights and shuffling (default 42)" },
             Opt { name: "validation-split", value: "F", help: "fraction of training images held out (default 0.2)" },
             Opt {
+                name: "validation-batch-size",
+                value: "N",
+                help: "batch size of the validation pass (default: the batch size, as Keras)",
+            },
+            Opt {
                 name: "data-dir",
                 value: "DIR",
                 help: "directory of the four MNIST .gz files (default examples/data/mnist)",
@@ -76,14 +81,15 @@ fn main() {
         hidden,
         seed: cli.get("seed", d.seed),
         validation_split: cli.get("validation-split", d.validation_split),
+        validation_batch_size: cli.get_opt("validation-batch-size"),
         train_limit: cli.get_opt("train-limit"),
         test_limit,
         save: cli.get_opt("save"),
         plot: cli.get_opt("plot"),
         verbosity: Verbosity::from_options(1, cli.flag("quiet")),
     };
-    if cfg.epochs == 0 || cfg.batch_size == 0 {
-        cli.error("--epochs and --batch-size must be positive");
+    if cfg.epochs == 0 || cfg.batch_size == 0 || cfg.validation_batch_size == Some(0) {
+        cli.error("--epochs, --batch-size and --validation-batch-size must be positive");
     }
     if cfg.lr.is_nan() || cfg.lr <= 0.0 {
         cli.error("--lr must be positive");
