@@ -9,6 +9,8 @@
 //! optimizer, and when it is not, its loop silently stays scalar.) Elsewhere (older CPUs,
 //! other architectures) the kernel simply runs as it is.
 
+use std::mem::MaybeUninit;
+
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use std::sync::atomic::{AtomicU8, Ordering};
@@ -132,56 +134,63 @@ impl<S: Copy, T, F: Fn(S) -> T> Kernel for MapKernel<'_, S, T, F> {
     }
 }
 
-/// Elementwise `f(a, b)` of equal-length slices, or of `a` against `b` repeated (a row
-/// broadcast: `b.len()` divides `a.len()`), into `out` (an empty vector with room for
-/// `a.len()` elements).
-pub(crate) struct ZipKernel<'a, T, F> {
+/// Elementwise `f(x)` into the slots `out` (as many as `a` has elements).
+pub(crate) struct MapInto<'a, T, F> {
+    pub a: &'a [T],
+    pub f: &'a F,
+    pub out: &'a mut [MaybeUninit<T>],
+}
+impl<T: Copy, F: Fn(T) -> T> Kernel for MapInto<'_, T, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        assert_eq!(self.a.len(), self.out.len());
+        let f = self.f;
+        for (o, &x) in self.out.iter_mut().zip(self.a) {
+            o.write(f(x));
+        }
+    }
+}
+
+/// Elementwise `f(a, b)` into the slots `out` (as many as `a` has elements), with `b` of the
+/// same length, of length 1 (a scalar; on the left of `f` with `swap`), or a row repeated
+/// (its length divides `a`'s).
+pub(crate) struct ZipInto<'a, T, F> {
     pub a: &'a [T],
     pub b: &'a [T],
-    pub f: F,
-    /// `b` is a scalar (length 1) on the left: compute `f(b, a)`.
+    pub f: &'a F,
     pub swap: bool,
-    pub out: Vec<T>,
+    pub out: &'a mut [MaybeUninit<T>],
 }
-impl<T: Copy, F: Fn(T, T) -> T> Kernel for ZipKernel<'_, T, F> {
-    type Output = Vec<T>;
+impl<T: Copy, F: Fn(T, T) -> T> Kernel for ZipInto<'_, T, F> {
+    type Output = ();
     #[inline(always)]
-    fn run(self) -> Vec<T> {
-        let (a, b, f, mut res) = (self.a, self.b, self.f, self.out);
-        assert!(
-            b.len() == a.len() || (!b.is_empty() && a.len() % b.len() == 0),
-            "zip: {} elements against {}",
-            a.len(),
-            b.len()
-        );
-        let slots = &mut res.spare_capacity_mut()[..a.len()];
+    fn run(self) {
+        let (a, b, f, out) = (self.a, self.b, self.f, self.out);
+        assert_eq!(a.len(), out.len());
         if b.len() == a.len() && !self.swap {
-            for ((o, &x), &y) in slots.iter_mut().zip(a).zip(b) {
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                 o.write(f(x, y));
             }
         } else if b.len() == 1 {
             let y = b[0];
             if self.swap {
-                for (o, &x) in slots.iter_mut().zip(a) {
+                for (o, &x) in out.iter_mut().zip(a) {
                     o.write(f(y, x));
                 }
             } else {
-                for (o, &x) in slots.iter_mut().zip(a) {
+                for (o, &x) in out.iter_mut().zip(a) {
                     o.write(f(x, y));
                 }
             }
         } else {
-            for (orow, row) in slots.chunks_exact_mut(b.len()).zip(a.chunks_exact(b.len())) {
+            assert!(!b.is_empty() && a.len() % b.len() == 0, "zip: {} elements against rows of {}", a.len(), b.len());
+            for (orow, row) in out.chunks_exact_mut(b.len()).zip(a.chunks_exact(b.len())) {
                 for ((o, &x), &y) in orow.iter_mut().zip(row).zip(b) {
                     o.write(f(x, y));
                 }
             }
         }
-        // SAFETY: each branch wrote every one of the `a.len()` slots: the first two zip over
-        // exactly `a.len()` slots, the last over all `a.len() / b.len()` whole rows of `b.len()`
-        // (the assert above guarantees there is no remainder).
-        unsafe { res.set_len(a.len()) };
-        res
     }
 }
 
