@@ -189,6 +189,18 @@ def run_torch_fused(threads):
             return h.grad, b.grad
 
         emit(f"bias+ReLU fwd+bwd {rows}x128", "torch", threads, bench(bias_relu))
+    for rows in [32, 1024]:
+        x0 = torch.rand(rows, 784, generator=g)
+        w0 = torch.randn(128, 784, generator=g) * 0.05
+        b0 = torch.randn(128, generator=g) * 0.05
+
+        def dense_relu():
+            w = w0.detach().requires_grad_()
+            b = b0.detach().requires_grad_()
+            torch.relu(F.linear(x0, w, b)).sum().backward()
+            return w.grad, b.grad
+
+        emit(f"dense+bias+ReLU fwd+bwd {rows}x784 . 784x128", "torch", threads, bench(dense_relu))
     model = torch_mlp()
     for p in model.parameters():
         p.grad = (torch.rand(p.shape, generator=g) * 2 - 1) * 1e-2

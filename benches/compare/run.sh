@@ -196,9 +196,9 @@ for r in $(seq 1 "$RUNS"); do
     fi
     if has threads2; then
         {
-            "${NICE[@]}" env "${T2[@]}" "$OURS" --threads 2 --only matmul-square
-            "${NICE[@]}" env "${NP_ENV[@]}" "${T2[@]}" "$PY" "$HERE/peers.py" --threads 2 --only matmul-square --impl numpy
-            "${NICE[@]}" env "${T2[@]}" "$PY" "$HERE/peers.py" --threads 2 --only matmul-square --impl torch
+            "${NICE[@]}" env "${T2[@]}" "$OURS" --threads 2 --only matmul-square,elementwise
+            "${NICE[@]}" env "${NP_ENV[@]}" "${T2[@]}" "$PY" "$HERE/peers.py" --threads 2 --only matmul-square,elementwise --impl numpy
+            "${NICE[@]}" env "${T2[@]}" "$PY" "$HERE/peers.py" --threads 2 --only matmul-square,elementwise --impl torch
             "${NICE[@]}" env "${T2[@]}" "$PEER" --threads 2 --only matmul-square
         } >> "$RES"
     fi

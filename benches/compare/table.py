@@ -67,15 +67,18 @@ def rows():
         for b in (32, 1024):
             for name in (f"fwd {b}x784 . 784x128", f"dW 784x{b} . {b}x128 (x^T g)", f"dX {b}x128 . 128x784 (g W^T)"):
                 yield s, f"matmul {dt} {name}", 1, "GFLOP/s", ("> Rust peers", None)
-    s = "elementwise and reductions over 10^7 f32, Gelem/s, 1 thread"
-    for op in ("exp", "add", "mul", "relu", "tanh", "sum", "max"):
-        yield s, f"elementwise {op} 1e7 f32", 1, "Gelem/s", (">= 0.8x numpy", faster(numpy=0.8))
+    for threads in (1, 2):
+        s = f"elementwise and reductions over 10^7 f32, Gelem/s, {threads} thread{'s' if threads > 1 else ''}"
+        for op in ("exp", "add", "mul", "relu", "tanh", "sum", "max"):
+            yield s, f"elementwise {op} 1e7 f32", threads, "Gelem/s", (">= 0.8x numpy", faster(numpy=0.8))
     s = "fusion candidates (forward + backward on a tape, or one optimizer step), us, 1 thread"
     for k in (
         "softmax+CE fwd+bwd 1024x10",
         "softmax+CE fwd+bwd 256x1000",
         "bias+ReLU fwd+bwd 32x128",
         "bias+ReLU fwd+bwd 1024x128",
+        "dense+bias+ReLU fwd+bwd 32x784 . 784x128",
+        "dense+bias+ReLU fwd+bwd 1024x784 . 784x128",
         "Adam update, 109,386 params",
     ):
         yield s, k, 1, "us", ("", None)

@@ -16,7 +16,7 @@
 //!   median step and how many of Adam's state values are subnormal; with `OURS_FTZ=1`, runs
 //!   with flush-to-zero / denormals-are-zero set.
 
-use autograd::{Float, Tape, Tensor, Var};
+use autograd::{Float, LinearActivation, Tape, Tensor, Var};
 use nn::{Activation, Adam, Ctx, Dense, Loss, Module, Optimizer, Sequential};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -232,6 +232,19 @@ fn run_fused(out: &Out) {
             (g.wrt(&h), g.wrt(&b))
         });
         out.emit(&format!("bias+ReLU fwd+bwd {rows}x128"), sec, "");
+    }
+    // A dense layer's product, bias and ReLU as the one fused op `Dense` records.
+    for rows in [32usize, 1024] {
+        let x0 = Var::constant(Tensor::<f32>::rand_uniform([rows, 784], 0.0, 1.0, &mut rng));
+        let w0 = Tensor::<f32>::randn([784, 128], &mut rng).map(|v| v * 0.05);
+        let b0 = Tensor::<f32>::randn([128], &mut rng).map(|v| v * 0.05);
+        let sec = bench(|| {
+            let tape = Tape::new();
+            let (w, b) = (tape.var(w0.clone()), tape.var(b0.clone()));
+            let g = x0.linear(&w, Some(&b), LinearActivation::Relu).sum().backward();
+            (g.wrt(&w), g.wrt(&b))
+        });
+        out.emit(&format!("dense+bias+ReLU fwd+bwd {rows}x784 . 784x128"), sec, "");
     }
     let mut model = mlp();
     let grads: Vec<Tensor<f32>> =
