@@ -48,7 +48,7 @@ pub use shape::Shape;
 pub use smallvec::smallvec;
 pub use tape::{
     anomaly_guard, detect_anomaly, enable_grad_guard, grad, grad_with_seeds, is_anomaly_enabled, is_grad_enabled,
-    no_grad, no_grad_guard, AnomalyGuard, BackwardOptions, Function, GradModeGuard, Gradients, InputGrads, Op, Tape,
-    Var,
+    no_grad, no_grad_guard, AnomalyGuard, BackwardOptions, Function, GradModeGuard, Gradients, InputGrads, Op,
+    PlainGrads, ScalarGrads, Tape, Var,
 };
 pub use tensor::Tensor;

@@ -11,6 +11,25 @@ pub(crate) fn fmt_shape(s: &[usize]) -> String {
     format!("{s:?}")
 }
 
+/// Whether two shapes are equal. Shapes are short, so an inline loop beats the `memcmp` call
+/// that slice equality makes (a visible cost per op in graphs of scalars).
+#[inline(always)]
+pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A copy of a shape. Up to the inline capacity it is copied as a fixed array of 4 words:
+/// `Shape::clone` goes through `SmallVec::extend` and `Shape::from_slice` through a
+/// `memcpy` call of variable length, both visible costs per op in graphs of scalars.
+#[inline(always)]
+pub(crate) fn copy_shape(s: &[usize]) -> Shape {
+    if s.len() > 4 {
+        return Shape::from_slice(s);
+    }
+    let at = |i: usize| s.get(i).copied().unwrap_or(0);
+    Shape::from_buf_and_len([at(0), at(1), at(2), at(3)], s.len())
+}
+
 /// Number of elements of a shape (1 for a 0-d shape).
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()

@@ -13,6 +13,13 @@ use std::rc::Rc;
 /// input needs no gradient (or the gradient is identically zero).
 pub type InputGrads<T> = SmallVec<[Option<Var<T>>; 2]>;
 
+/// The gradients an [`Op::backward_plain`] returns: one entry per input, `None` where the
+/// input needs no gradient (or the gradient is identically zero).
+pub type PlainGrads<T> = SmallVec<[Option<Tensor<T>>; 2]>;
+
+/// The gradients an [`Op::backward_scalar`] returns: one per input.
+pub type ScalarGrads<T> = SmallVec<[T; 2]>;
+
 /// A differentiable operation: the backward half. The forward value is computed by the
 /// caller and handed to [`Var::from_op`] together with the op.
 ///
@@ -20,6 +27,12 @@ pub type InputGrads<T> = SmallVec<[Option<Var<T>>; 2]>;
 /// forward code, so that with [`BackwardOptions::create_graph`] the sweep records it and
 /// gradients of gradients work. Implementing this trait is also how users write custom ops
 /// (see [`Function`] for the form that bundles the forward too).
+///
+/// Only `name` and `backward` are required. A sweep that records nothing (the default, no
+/// `create_graph`) first asks for the optional fast forms, which skip building `Var`s:
+/// [`backward_scalar`](Self::backward_scalar) where every value is 0-d, else
+/// [`backward_plain`](Self::backward_plain) on tensors; where they return `None` (their
+/// default) it runs `backward` with grad mode off.
 pub trait Op<T: Float>: 'static {
     /// A short name for error messages and anomaly reports, such as `"matmul"`.
     fn name(&self) -> &'static str;
@@ -30,6 +43,41 @@ pub trait Op<T: Float>: 'static {
     ///
     /// Inputs that do not need a gradient (`!inputs[i].requires_grad()`) may get `None`.
     fn backward(&self, inputs: &[Var<T>], output: &Var<T>, grad: &Var<T>) -> InputGrads<T>;
+
+    /// Optional fast form of [`backward`](Self::backward) for sweeps that record nothing
+    /// (no [`BackwardOptions::create_graph`]): the same gradients computed directly on the
+    /// values, with no `Var` built. `inputs` are the input values, `needs_grad[i]` says whether
+    /// input `i` needs a gradient (the others may get `None`), `output` is the op's value and
+    /// `grad` the gradient with respect to it.
+    ///
+    /// Return `None` (the default) to have the sweep call `backward` instead, so implementing
+    /// this is never required. An implementation must give the same gradients as `backward`;
+    /// written with the same floating-point operations in the same order, both sweeps agree
+    /// bit for bit. It runs with grad mode off.
+    fn backward_plain(
+        &self,
+        inputs: &[Tensor<T>],
+        needs_grad: &[bool],
+        output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Option<PlainGrads<T>> {
+        let _ = (inputs, needs_grad, output, grad);
+        None
+    }
+
+    /// Optional scalar form of [`backward_plain`](Self::backward_plain), used instead of it
+    /// for nodes whose inputs, output and incoming gradient are all 0-d (graphs of scalar
+    /// code, where building tensors would cost more than the arithmetic). Returns the
+    /// gradient with respect to every input, in order; those of inputs that need none are
+    /// ignored.
+    ///
+    /// Return `None` (the default) to have the sweep use `backward_plain` or `backward`
+    /// instead, which is also the way to give some input no gradient at all (`None` there).
+    /// The same agreement with `backward` is required as for `backward_plain`.
+    fn backward_scalar(&self, inputs: &[T], output: T, grad: T) -> Option<ScalarGrads<T>> {
+        let _ = (inputs, output, grad);
+        None
+    }
 }
 
 /// A custom differentiable function with both halves, in the manner of
@@ -68,15 +116,36 @@ enum Input<T> {
 }
 
 struct Node<T> {
-    /// `None` for leaves (and for freed nodes, see `freed`).
-    op: Option<Box<dyn Op<T>>>,
-    name: &'static str,
+    rule: Rule<T>,
     /// Where the op was called from (for anomaly reports and freed-graph errors).
     location: &'static Location<'static>,
     inputs: SmallVec<[Input<T>; 2]>,
+    /// `None` once freed.
     value: Option<Tensor<T>>,
-    leaf: bool,
-    freed: bool,
+}
+
+/// What the sweep does at a node. One field rather than the op, its name and two flags keeps
+/// a node at 128 bytes, which is pushed with a few vector moves instead of a `memcpy` call
+/// (graphs of scalars push one per op).
+enum Rule<T> {
+    /// A leaf ([`Tape::var`]): gradients stop and are kept here.
+    Leaf,
+    /// An op, with its backward rules.
+    Op(Box<dyn Op<T>>),
+    /// The op's rules are out, being run by a sweep (back when it is done, with `retain`).
+    Running(&'static str),
+    /// Freed by a sweep without `retain`: only the name is left, for the error message.
+    Freed(&'static str),
+}
+
+impl<T: Float> Rule<T> {
+    fn name(&self) -> &'static str {
+        match self {
+            Rule::Leaf => "leaf",
+            Rule::Op(op) => op.name(),
+            Rule::Running(name) | Rule::Freed(name) => name,
+        }
+    }
 }
 
 pub(crate) struct TapeInner<T> {
@@ -130,13 +199,10 @@ impl<T: Float> Tape<T> {
         let mut nodes = self.inner.nodes.borrow_mut();
         let id = nodes.len();
         nodes.push(Node {
-            op: None,
-            name: "leaf",
+            rule: Rule::Leaf,
             location: Location::caller(),
             inputs: SmallVec::new(),
             value: Some(value.clone()),
-            leaf: true,
-            freed: false,
         });
         Var { node: Some((self.inner.clone(), id)), value }
     }
@@ -169,6 +235,7 @@ thread_local! {
 }
 
 /// Whether ops currently record onto tapes (false inside [`no_grad`]).
+#[inline] // read by every op: without it, a call across crates
 pub fn is_grad_enabled() -> bool {
     GRAD_ENABLED.with(|g| g.get())
 }
@@ -222,6 +289,7 @@ thread_local! {
 }
 
 /// Whether anomaly detection is on for this thread (see [`detect_anomaly`]).
+#[inline] // read by every op: without it, a call across crates
 pub fn is_anomaly_enabled() -> bool {
     ANOMALY.with(|a| a.get())
 }
@@ -429,24 +497,22 @@ impl<T: Float> Var<T> {
             }
         }
         let Some(tape) = tape.cloned() else { return Var::constant(value) };
-        let saved = inputs
-            .iter()
-            .map(|v| match v.id() {
+        // Pushed one by one: `collect` into a SmallVec goes through an out-of-line `extend`.
+        let mut saved = SmallVec::new();
+        for v in inputs {
+            saved.push(match v.id() {
                 Some(id) => Input::Node(id),
                 None => Input::Const(Box::new(v.value.clone())),
-            })
-            .collect();
+            });
+        }
         let id = {
             let mut nodes = tape.nodes.borrow_mut();
             let id = nodes.len();
             nodes.push(Node {
-                name: op.name(),
+                rule: Rule::Op(Box::new(op)),
                 location: Location::caller(),
-                op: Some(Box::new(op)),
                 inputs: saved,
                 value: Some(value.clone()),
-                leaf: false,
-                freed: false,
             });
             id
         };
@@ -555,15 +621,153 @@ fn sweep<T: Float>(
     create_graph: bool,
     retain: bool,
 ) -> Gradients<T> {
+    if create_graph {
+        sweep_as::<T, Var<T>>(outputs, seeds, keep_ids, retain)
+    } else {
+        sweep_as::<T, Tensor<T>>(outputs, seeds, keep_ids, retain)
+    }
+}
+
+/// How a sweep carries gradients: as `Var`s when it records itself (`create_graph`), as
+/// plain tensors otherwise, which spares building `Var`s for every node and lets ops answer
+/// through [`Op::backward_plain`].
+trait SweepGrad<T: Float>: Clone {
+    /// Whether the sweep records itself (grad mode on inside backward rules).
+    const RECORDS: bool;
+    fn from_seed(seed: Var<T>) -> Self;
+    fn from_scalar(v: T) -> Self;
+    /// The value of a 0-d gradient in a sweep that may take the scalar lane (never with
+    /// `create_graph`, whose rules must see `Var`s).
+    fn as_scalar(&self) -> Option<T>;
+    /// `self += g` in place where `self` is a 0-d gradient of the scalar lane; false (and
+    /// nothing done) otherwise.
+    fn add_scalar(&mut self, g: T) -> bool;
+    fn value(&self) -> &Tensor<T>;
+    fn into_var(self) -> Var<T>;
+    /// `prev + g`, with the same floating-point addition in both modes.
+    fn add(prev: Self, g: Self) -> Self;
+    /// Runs the backward rule of node `i` (`ids[k]` is the tape position of input `k`, if
+    /// it is recorded).
+    fn backward(
+        op: &dyn Op<T>,
+        tape: &Rc<TapeInner<T>>,
+        i: usize,
+        ids: &[Option<usize>],
+        inputs: &[Tensor<T>],
+        output: Tensor<T>,
+        g: Self,
+    ) -> SmallVec<[Option<Self>; 2]>;
+}
+
+impl<T: Float> SweepGrad<T> for Var<T> {
+    const RECORDS: bool = true;
+    fn from_seed(seed: Var<T>) -> Self {
+        seed
+    }
+    fn from_scalar(v: T) -> Self {
+        Var::scalar(v)
+    }
+    fn as_scalar(&self) -> Option<T> {
+        None
+    }
+    fn add_scalar(&mut self, _g: T) -> bool {
+        false
+    }
+    fn value(&self) -> &Tensor<T> {
+        &self.value
+    }
+    fn into_var(self) -> Var<T> {
+        self
+    }
+    fn add(prev: Self, g: Self) -> Self {
+        &prev + &g
+    }
+    fn backward(
+        op: &dyn Op<T>,
+        tape: &Rc<TapeInner<T>>,
+        i: usize,
+        ids: &[Option<usize>],
+        inputs: &[Tensor<T>],
+        output: Tensor<T>,
+        g: Self,
+    ) -> SmallVec<[Option<Self>; 2]> {
+        let inputs = var_inputs(tape, ids, inputs);
+        op.backward(&inputs, &Var { node: Some((tape.clone(), i)), value: output }, &g)
+    }
+}
+
+impl<T: Float> SweepGrad<T> for Tensor<T> {
+    const RECORDS: bool = false;
+    fn from_seed(seed: Var<T>) -> Self {
+        seed.value
+    }
+    fn from_scalar(v: T) -> Self {
+        Tensor::scalar(v)
+    }
+    fn as_scalar(&self) -> Option<T> {
+        Tensor::as_scalar(self)
+    }
+    fn add_scalar(&mut self, g: T) -> bool {
+        match self.scalar_mut() {
+            Some(p) => {
+                *p += g;
+                true
+            }
+            None => false,
+        }
+    }
+    fn value(&self) -> &Tensor<T> {
+        self
+    }
+    fn into_var(self) -> Var<T> {
+        Var::constant(self)
+    }
+    fn add(prev: Self, g: Self) -> Self {
+        // The same kernel and operand order as the `Var` addition (`&prev + &g`).
+        prev.add(&g)
+    }
+    fn backward(
+        op: &dyn Op<T>,
+        tape: &Rc<TapeInner<T>>,
+        i: usize,
+        ids: &[Option<usize>],
+        inputs: &[Tensor<T>],
+        output: Tensor<T>,
+        g: Self,
+    ) -> SmallVec<[Option<Self>; 2]> {
+        let needs: SmallVec<[bool; 2]> = ids.iter().map(Option::is_some).collect();
+        if let Some(grads) = op.backward_plain(inputs, &needs, &output, &g) {
+            return grads;
+        }
+        // No plain form: the differentiable rule, run with grad mode off (so it records
+        // nothing and returns constants).
+        let inputs = var_inputs(tape, ids, inputs);
+        let output = Var { node: Some((tape.clone(), i)), value: output };
+        op.backward(&inputs, &output, &Var::constant(g)).into_iter().map(|gi| gi.map(Var::into_value)).collect()
+    }
+}
+
+/// The inputs of a node as `Var`s for [`Op::backward`]: recorded ones carry their tape
+/// position (so rules see `requires_grad`, and with `create_graph` record onto the tape).
+fn var_inputs<T: Float>(tape: &Rc<TapeInner<T>>, ids: &[Option<usize>], values: &[Tensor<T>]) -> SmallVec<[Var<T>; 2]> {
+    ids.iter().zip(values).map(|(id, v)| Var { node: id.map(|id| (tape.clone(), id)), value: v.clone() }).collect()
+}
+
+fn sweep_as<T: Float, G: SweepGrad<T>>(
+    outputs: &[&Var<T>],
+    seeds: Option<Vec<Var<T>>>,
+    keep_ids: Option<Vec<usize>>,
+    retain: bool,
+) -> Gradients<T> {
     assert!(!outputs.is_empty(), "backward: no outputs given");
     let tape = outputs[0]
         .node
         .as_ref()
         .map(|(t, _)| t.clone())
         .unwrap_or_else(|| panic!("backward: the output (shape {}) is not recorded on a tape: it does not depend on any Tape::var, or was computed under no_grad", fmt_shape(outputs[0].shape())));
-    let mut grads: Vec<Option<Var<T>>> = Vec::new();
+    let mut grads: Vec<Option<G>> = Vec::new();
     let mut max_id = 0;
-    let _mode = set_grad_mode(create_graph);
+    let _mode = set_grad_mode(G::RECORDS);
     let seeds = seeds.unwrap_or_else(|| outputs.iter().map(|o| Var::constant(Tensor::ones(o.shape()))).collect());
     assert_eq!(seeds.len(), outputs.len(), "backward: {} seeds for {} outputs", seeds.len(), outputs.len());
     for (o, s) in outputs.iter().zip(seeds) {
@@ -581,31 +785,49 @@ fn sweep<T: Float>(
             grads.resize(*id + 1, None);
         }
         max_id = max_id.max(*id);
-        accumulate(&mut grads[*id], s);
+        accumulate(&mut grads[*id], G::from_seed(s));
     }
     // Nodes below the lowest requested id cannot contribute to what was asked for.
     let stop = keep_ids.as_ref().map(|k| k.iter().copied().min().unwrap_or(0)).unwrap_or(0);
     let mut keep_sorted: Vec<usize> = keep_ids.clone().unwrap_or_default();
     keep_sorted.sort_unstable();
     // Kept gradients, in decreasing id order (the sweep's order).
-    let mut result: Vec<(usize, Var<T>)> = Vec::new();
+    let mut result: Vec<(usize, G)> = Vec::new();
     let anomaly = is_anomaly_enabled();
     // Inside backward rules, blame whole rules (checked per input gradient below), not the
     // forward values of the ops they are written with.
     let _quiet = anomaly.then(|| AnomalyGuard { prev: ANOMALY.with(|a| a.replace(false)) });
+    // Per-node buffers, filled in place: building them inside the borrow below and moving
+    // them out cost store-forwarding stalls that were a visible part of a scalar node.
+    let mut ids: SmallVec<[Option<usize>; 2]> = SmallVec::new();
+    let mut xs: SmallVec<[T; 2]> = SmallVec::new();
+    let mut inputs: SmallVec<[Tensor<T>; 2]> = SmallVec::new();
     for i in (stop..=max_id).rev() {
         let Some(g) = grads[i].take() else { continue };
-        let (op, inputs, output, location) = {
+        ids.clear();
+        xs.clear();
+        inputs.clear();
+        // One borrow per node: copy out what the rule needs (cheap: scalars are inline,
+        // larger values shared) and, without `retain`, free the node at the same time. The
+        // borrow ends before the rule runs, so rules (custom ones too) may use the tape.
+        //
+        // `lane` is `Some((output, gradient))` on the scalar lane (a plain sweep through a
+        // node whose values are all 0-d, with the inputs in `xs`), else the output tensor
+        // is returned and the inputs are in `inputs`.
+        let (op, location, lane, output) = {
             let mut nodes = tape.nodes.borrow_mut();
             let keep = match &keep_ids {
                 Some(_) => keep_sorted.binary_search(&i).is_ok(),
-                None => nodes[i].leaf,
+                None => matches!(nodes[i].rule, Rule::Leaf),
             };
+            if matches!(nodes[i].rule, Rule::Leaf) {
+                if keep {
+                    result.push((i, g));
+                }
+                continue;
+            }
             if keep {
                 result.push((i, g.clone()));
-            }
-            if nodes[i].leaf {
-                continue;
             }
             let node = &nodes[i];
             let freed = |name: &str, at: &Location<'static>, id: usize| -> ! {
@@ -613,63 +835,128 @@ fn sweep<T: Float>(
                     "backward: the graph through `{name}` (node #{id}, recorded at {at}) was already freed by an earlier backward; pass retain_graph: true to the first one to sweep twice"
                 )
             };
-            if node.freed {
-                freed(node.name, node.location, i);
+            match node.rule {
+                Rule::Op(_) => {}
+                Rule::Freed(name) => freed(name, node.location, i),
+                Rule::Running(name) => panic!(
+                    "backward: the rule of `{name}` (node #{i}, recorded at {}) is missing: an earlier backward panicked while running it",
+                    node.location
+                ),
+                Rule::Leaf => unreachable!("leaves were handled above"),
             }
-            let inputs: SmallVec<[Var<T>; 2]> = node
-                .inputs
-                .iter()
-                .map(|inp| match inp {
+            let output = node.value.as_ref().expect("unfreed node has a value");
+            let lane = g.as_scalar().and_then(|gs| Some((output.as_scalar()?, gs)));
+            let mut scalar = lane.is_some();
+            for inp in &node.inputs {
+                let (id, value) = match inp {
                     Input::Node(id) => {
                         let src = &nodes[*id];
-                        let value = src.value.clone().unwrap_or_else(|| freed(src.name, src.location, *id));
-                        Var { node: Some((tape.clone(), *id)), value }
+                        (Some(*id), src.value.as_ref().unwrap_or_else(|| freed(src.rule.name(), src.location, *id)))
                     }
-                    Input::Const(t) => Var { node: None, value: (**t).clone() },
-                })
-                .collect();
-            let output =
-                Var { node: Some((tape.clone(), i)), value: node.value.clone().expect("unfreed node has a value") };
-            let location = node.location;
-            (nodes[i].op.take().expect("unfreed inner node has an op"), inputs, output, location)
-        };
-        if inputs.iter().all(|v| v.node.is_none()) {
-            put_back(&tape, i, op, retain);
-            continue;
-        }
-        let in_grads = op.backward(&inputs, &output, &g);
-        assert_eq!(
-            in_grads.len(),
-            inputs.len(),
-            "backward of `{}` returned {} gradients for {} inputs",
-            op.name(),
-            in_grads.len(),
-            inputs.len()
-        );
-        for (k, (inp, gi)) in inputs.iter().zip(in_grads).enumerate() {
-            let (Some((_, id)), Some(gi)) = (&inp.node, gi) else { continue };
-            assert!(
-                gi.shape() == inp.shape(),
-                "backward of `{}`: gradient for input {k} has shape {} but the input has shape {}",
-                op.name(),
-                fmt_shape(gi.shape()),
-                fmt_shape(inp.shape())
-            );
-            if anomaly {
-                check_backward(op.name(), location, k, &inputs, &gi);
+                    Input::Const(t) => (None, &**t),
+                };
+                ids.push(id);
+                if scalar {
+                    match value.as_scalar() {
+                        Some(x) => xs.push(x),
+                        None => scalar = false,
+                    }
+                }
             }
-            accumulate(&mut grads[*id], gi);
+            let lane = if scalar { lane } else { None };
+            let output = match lane {
+                Some(_) => None,
+                None => {
+                    // Not all 0-d: gather the tensors (a second, rarer pass).
+                    for inp in &node.inputs {
+                        inputs.push(match inp {
+                            Input::Node(id) => nodes[*id].value.clone().expect("checked above"),
+                            Input::Const(t) => (**t).clone(),
+                        });
+                    }
+                    Some(output.clone())
+                }
+            };
+            let node = &mut nodes[i];
+            let Rule::Op(op) = std::mem::replace(&mut node.rule, Rule::Leaf) else { unreachable!("checked above") };
+            if retain {
+                node.rule = Rule::Running(op.name());
+            } else {
+                node.rule = Rule::Freed(op.name());
+                node.inputs = SmallVec::new();
+                node.value = None;
+            }
+            (op, node.location, lane, output)
+        };
+        if ids.iter().any(Option::is_some) {
+            let (output, g) = match (lane, output) {
+                (Some((y, gs)), _) => {
+                    let gx = op.backward_scalar(&xs, y, gs);
+                    if let Some(gx) = &gx {
+                        assert_eq!(
+                            gx.len(),
+                            xs.len(),
+                            "backward_scalar of `{}` returned {} gradients for {} inputs",
+                            op.name(),
+                            gx.len(),
+                            xs.len()
+                        );
+                        for (k, (&id, &v)) in ids.iter().zip(gx.iter()).enumerate() {
+                            let Some(id) = id else { continue };
+                            if anomaly && !v.is_finite() {
+                                let inputs: SmallVec<[Tensor<T>; 2]> = xs.iter().map(|&x| Tensor::scalar(x)).collect();
+                                check_backward(op.name(), location, k, &inputs, &Tensor::scalar(v));
+                            }
+                            accumulate_scalar(&mut grads[id], v);
+                        }
+                        if retain {
+                            tape.nodes.borrow_mut()[i].rule = Rule::Op(op);
+                        }
+                        continue;
+                    }
+                    // No scalar rule: the general path, on 0-d tensors.
+                    inputs.extend(xs.iter().map(|&x| Tensor::scalar(x)));
+                    (Tensor::scalar(y), G::from_scalar(gs))
+                }
+                (None, Some(output)) => (output, g),
+                (None, None) => unreachable!("the tensor path returns the output"),
+            };
+            let in_grads = G::backward(&*op, &tape, i, &ids, &inputs, output, g);
+            assert_eq!(
+                in_grads.len(),
+                inputs.len(),
+                "backward of `{}` returned {} gradients for {} inputs",
+                op.name(),
+                in_grads.len(),
+                inputs.len()
+            );
+            for (k, gi) in in_grads.into_iter().enumerate() {
+                let (Some(id), Some(gi)) = (ids[k], gi) else { continue };
+                assert!(
+                    crate::shape::same_shape(gi.value().shape(), inputs[k].shape()),
+                    "backward of `{}`: gradient for input {k} has shape {} but the input has shape {}",
+                    op.name(),
+                    fmt_shape(gi.value().shape()),
+                    fmt_shape(inputs[k].shape())
+                );
+                if anomaly {
+                    check_backward(op.name(), location, k, &inputs, gi.value());
+                }
+                accumulate(&mut grads[id], gi);
+            }
         }
-        put_back(&tape, i, op, retain);
+        if retain {
+            tape.nodes.borrow_mut()[i].rule = Rule::Op(op);
+        }
     }
     result.reverse();
-    Gradients { tape, grads: result }
+    Gradients { tape, grads: result.into_iter().map(|(i, g)| (i, g.into_var())).collect() }
 }
 
 #[cold]
-fn check_backward<T: Float>(name: &str, location: &Location<'static>, k: usize, inputs: &[Var<T>], g: &Var<T>) {
-    if let Some((i, v)) = first_non_finite(g.value()) {
-        let shapes: Vec<&Tensor<T>> = inputs.iter().map(|x| x.value()).collect();
+fn check_backward<T: Float>(name: &str, location: &Location<'static>, k: usize, inputs: &[Tensor<T>], g: &Tensor<T>) {
+    if let Some((i, v)) = first_non_finite(g) {
+        let shapes: Vec<&Tensor<T>> = inputs.iter().collect();
         panic!(
             "anomaly: backward of `{name}` (recorded at {location}) produced {v} at flat index {i} of the gradient for input {k} (shape {}); input shapes: [{}]",
             fmt_shape(g.shape()),
@@ -678,23 +965,26 @@ fn check_backward<T: Float>(name: &str, location: &Location<'static>, k: usize, 
     }
 }
 
-fn put_back<T: Float>(tape: &Rc<TapeInner<T>>, i: usize, op: Box<dyn Op<T>>, retain: bool) {
-    let mut nodes = tape.nodes.borrow_mut();
-    let node = &mut nodes[i];
-    if retain {
-        node.op = Some(op);
-    } else {
-        node.freed = true;
-        node.inputs = SmallVec::new();
-        node.value = None;
-    }
-}
-
-fn accumulate<T: Float>(slot: &mut Option<Var<T>>, g: Var<T>) {
+fn accumulate<T: Float, G: SweepGrad<T>>(slot: &mut Option<G>, g: G) {
     *slot = Some(match slot.take() {
         None => g,
-        Some(prev) => &prev + &g,
+        Some(prev) => G::add(prev, g),
     });
+}
+
+/// [`accumulate`] for the scalar lane: `prev + g`, the same addition as on tensors. The
+/// slot is updated in place: building a whole new gradient and moving it in cost a
+/// store-forwarding stall per input.
+#[inline]
+fn accumulate_scalar<T: Float, G: SweepGrad<T>>(slot: &mut Option<G>, g: T) {
+    match slot {
+        None => *slot = Some(G::from_scalar(g)),
+        Some(prev) => {
+            if !prev.add_scalar(g) {
+                *slot = Some(G::add(slot.take().expect("checked above"), G::from_scalar(g)));
+            }
+        }
+    }
 }
 
 /// The result of a backward sweep: gradients keyed by the variables they belong to.

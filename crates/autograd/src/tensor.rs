@@ -25,10 +25,19 @@ use std::sync::Arc;
 /// assert_eq!(t.sum_axes(&[0], false).to_vec(), vec![5.0, 7.0, 9.0]);
 /// # Ok::<(), autograd::Error>(())
 /// ```
-#[derive(Clone)]
 pub struct Tensor<T> {
     data: Storage<T>,
     shape: Shape,
+}
+
+// By hand: the derived clone copies the shape through `SmallVec::extend`, an out-of-line
+// call that was most of the cost of cloning a scalar (tapes clone values per op). So does
+// `Shape::clone`; `shape::copy_shape` is used on hot paths instead.
+impl<T: Clone> Clone for Tensor<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Tensor { data: self.data.clone(), shape: shape::copy_shape(&self.shape) }
+    }
 }
 
 /// The buffer: one-element tensors (scalars, the bulk of a micrograd-style graph) live
@@ -308,6 +317,25 @@ impl<T: Float> Tensor<T> {
         })
     }
 
+    /// The value of a 0-d tensor, `None` for any other shape (the scalar lane of the
+    /// backward sweep).
+    #[inline]
+    pub(crate) fn as_scalar(&self) -> Option<T> {
+        match self.data {
+            Storage::Inline(v) if self.shape.is_empty() => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value of a 0-d tensor, to update in place; `None` for any other shape.
+    #[inline]
+    pub(crate) fn scalar_mut(&mut self) -> Option<&mut T> {
+        match &mut self.data {
+            Storage::Inline(v) if self.shape.is_empty() => Some(v),
+            _ => None,
+        }
+    }
+
     /// The single value of a tensor with one element (any shape, e.g. `[]` or `[1, 1]`).
     ///
     /// # Panics
@@ -356,16 +384,16 @@ impl<T: Float> Tensor<T> {
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Tensor<T> {
         if let Storage::Inline(v) = self.data {
-            return Tensor { data: Storage::Inline(f(v)), shape: self.shape.clone() };
+            return Tensor { data: Storage::Inline(f(v)), shape: shape::copy_shape(&self.shape) };
         }
-        Tensor::from_parts(kernels::map(&self.data, f), self.shape.clone())
+        Tensor::from_parts(kernels::map(&self.data, f), shape::copy_shape(&self.shape))
     }
 
     /// Combines two tensors elementwise with NumPy broadcasting.
     pub fn try_zip_with(&self, other: &Tensor<T>, op: &'static str, f: impl Fn(T, T) -> T + Sync) -> Result<Tensor<T>> {
         if let (Storage::Inline(a), Storage::Inline(b)) = (&self.data, &other.data) {
-            if self.shape == other.shape {
-                return Ok(Tensor { data: Storage::Inline(f(*a, *b)), shape: self.shape.clone() });
+            if shape::same_shape(&self.shape, &other.shape) {
+                return Ok(Tensor { data: Storage::Inline(f(*a, *b)), shape: shape::copy_shape(&self.shape) });
             }
         }
         let out_shape = shape::broadcast_shapes(op, &self.shape, &other.shape)?;
@@ -465,7 +493,7 @@ impl<T: Float> Tensor<T> {
     /// Reduces a tensor that was broadcast to `self.shape` back to `shape` by summing over the
     /// broadcast dimensions (the backward of broadcasting).
     pub fn sum_to(&self, shape: &[usize]) -> Tensor<T> {
-        if self.shape.as_slice() == shape {
+        if shape::same_shape(&self.shape, shape) {
             return self.clone();
         }
         assert!(

@@ -181,16 +181,7 @@ fn threaded_elementwise_equals_one_thread() {
     let y = Tensor::<f32>::rand_uniform([43_001, 7], -3.0, 3.0, &mut rng);
     let row = Tensor::<f32>::rand_uniform([7], -3.0, 3.0, &mut rng);
     let c = Tensor::<f32>::scalar(0.75);
-    let run = || {
-        vec![
-            x.map(|v| v.exp()),
-            x.add(&y),
-            x.mul(&row),
-            x.sub(&c),
-            c.sub(&x),
-            x.map(|v| v.tanh()),
-        ]
-    };
+    let run = || vec![x.map(|v| v.exp()), x.add(&y), x.mul(&row), x.sub(&c), c.sub(&x), x.map(|v| v.tanh())];
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
     let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap().install(run);
     for (k, (a, b)) in one.iter().zip(&two).enumerate() {

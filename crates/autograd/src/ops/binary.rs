@@ -3,7 +3,7 @@
 //! input's shape.
 
 use crate::float::Float;
-use crate::tape::{InputGrads, Op, Var};
+use crate::tape::{InputGrads, Op, PlainGrads, ScalarGrads, Var};
 use crate::tensor::Tensor;
 use smallvec::smallvec;
 
@@ -12,8 +12,20 @@ fn to_input<T: Float>(x: &Var<T>, g: impl FnOnce() -> Var<T>) -> Option<Var<T>> 
     x.requires_grad().then(|| g().sum_to(x.shape()))
 }
 
+/// The plain form of [`to_input`]: `g()` summed to `shape` if the input needs a gradient.
+fn to_input_plain<T: Float>(needs: bool, shape: &[usize], g: impl FnOnce() -> Tensor<T>) -> Option<Tensor<T>> {
+    needs.then(|| g().sum_to(shape))
+}
+
+/// Defines a binary op: a unit struct, its backward rules, and `apply`. `bwd` is written
+/// with `Var`s (differentiable, used with `create_graph`), `plain` with the same `Tensor`
+/// kernels in the same order (the plain sweep), so both sweeps give the same bits (checked
+/// in tests/plain_backward.rs). Each returns the two gradients before `sum_to`.
 macro_rules! binary_op {
-    ($Op:ident, $name:literal, $f:expr, |$a:ident, $b:ident, $y:ident, $g:ident| ($ga:expr, $gb:expr)) => {
+    ($Op:ident, $name:literal, $f:expr,
+     bwd: |$a:ident, $b:ident, $y:ident, $g:ident| ($ga:expr, $gb:expr),
+     plain: |$pa:ident, $pb:ident, $py:ident, $pg:ident| ($pga:expr, $pgb:expr),
+     scalar: |$sa:ident, $sb:ident, $sy:ident, $sg:ident| ($sga:expr, $sgb:expr)) => {
         struct $Op;
         impl<T: Float> Op<T> for $Op {
             fn name(&self) -> &'static str {
@@ -23,6 +35,25 @@ macro_rules! binary_op {
             fn backward(&self, inputs: &[Var<T>], $y: &Var<T>, $g: &Var<T>) -> InputGrads<T> {
                 let ($a, $b) = (&inputs[0], &inputs[1]);
                 smallvec![to_input($a, || $ga), to_input($b, || $gb)]
+            }
+            #[allow(unused_variables)]
+            fn backward_plain(
+                &self,
+                inputs: &[Tensor<T>],
+                needs_grad: &[bool],
+                $py: &Tensor<T>,
+                $pg: &Tensor<T>,
+            ) -> Option<PlainGrads<T>> {
+                let ($pa, $pb) = (&inputs[0], &inputs[1]);
+                Some(smallvec![
+                    to_input_plain(needs_grad[0], $pa.shape(), || $pga),
+                    to_input_plain(needs_grad[1], $pb.shape(), || $pgb)
+                ])
+            }
+            #[allow(unused_variables)]
+            fn backward_scalar(&self, inputs: &[T], $sy: T, $sg: T) -> Option<ScalarGrads<T>> {
+                let ($sa, $sb) = (inputs[0], inputs[1]);
+                Some(smallvec![$sga, $sgb])
             }
         }
         impl $Op {
@@ -34,10 +65,22 @@ macro_rules! binary_op {
     };
 }
 
-binary_op!(Add, "add", |x, y| x + y, |a, b, y, g| (g.clone(), g.clone()));
-binary_op!(Sub, "sub", |x, y| x - y, |a, b, y, g| (g.clone(), -g));
-binary_op!(Mul, "mul", |x, y| x * y, |a, b, y, g| (g * b, g * a));
-binary_op!(Div, "div", |x, y| x / y, |a, b, y, g| (g / b, -(&(g * y) / b)));
+binary_op!(Add, "add", |x, y| x + y,
+    bwd: |a, b, y, g| (g.clone(), g.clone()),
+    plain: |a, b, y, g| (g.clone(), g.clone()),
+    scalar: |a, b, y, g| (g, g));
+binary_op!(Sub, "sub", |x, y| x - y,
+    bwd: |a, b, y, g| (g.clone(), -g),
+    plain: |a, b, y, g| (g.clone(), g.map(|v| -v)),
+    scalar: |a, b, y, g| (g, -g));
+binary_op!(Mul, "mul", |x, y| x * y,
+    bwd: |a, b, y, g| (g * b, g * a),
+    plain: |a, b, y, g| (g.mul(b), g.mul(a)),
+    scalar: |a, b, y, g| (g * b, g * a));
+binary_op!(Div, "div", |x, y| x / y,
+    bwd: |a, b, y, g| (g / b, -(&(g * y) / b)),
+    plain: |a, b, y, g| (g.div(b), g.mul(y).div(b).map(|v| -v)),
+    scalar: |a, b, y, g| (g / b, -((g * y) / b)));
 
 /// Elementwise sum with broadcasting (`a + b`).
 #[track_caller]
@@ -151,6 +194,18 @@ impl<T: Float> Op<T> for AddScalar {
     fn backward(&self, _inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
         smallvec![Some(g.clone())]
     }
+    fn backward_plain(
+        &self,
+        _inputs: &[Tensor<T>],
+        needs_grad: &[bool],
+        _y: &Tensor<T>,
+        g: &Tensor<T>,
+    ) -> Option<PlainGrads<T>> {
+        Some(smallvec![needs_grad[0].then(|| g.clone())])
+    }
+    fn backward_scalar(&self, _inputs: &[T], _y: T, g: T) -> Option<ScalarGrads<T>> {
+        Some(smallvec![g])
+    }
 }
 
 struct MulScalar<T>(T);
@@ -161,6 +216,19 @@ impl<T: Float> Op<T> for MulScalar<T> {
     fn backward(&self, _inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
         smallvec![Some(g.mul_scalar(self.0))]
     }
+    fn backward_plain(
+        &self,
+        _inputs: &[Tensor<T>],
+        needs_grad: &[bool],
+        _y: &Tensor<T>,
+        g: &Tensor<T>,
+    ) -> Option<PlainGrads<T>> {
+        let c = self.0;
+        Some(smallvec![needs_grad[0].then(|| g.map(|v| v * c))])
+    }
+    fn backward_scalar(&self, _inputs: &[T], _y: T, g: T) -> Option<ScalarGrads<T>> {
+        Some(smallvec![g * self.0])
+    }
 }
 
 struct DivScalar<T>(T);
@@ -170,6 +238,19 @@ impl<T: Float> Op<T> for DivScalar<T> {
     }
     fn backward(&self, _inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
         smallvec![Some(g.div_scalar(self.0))]
+    }
+    fn backward_plain(
+        &self,
+        _inputs: &[Tensor<T>],
+        needs_grad: &[bool],
+        _y: &Tensor<T>,
+        g: &Tensor<T>,
+    ) -> Option<PlainGrads<T>> {
+        let c = self.0;
+        Some(smallvec![needs_grad[0].then(|| g.map(|v| v / c))])
+    }
+    fn backward_scalar(&self, _inputs: &[T], _y: T, g: T) -> Option<ScalarGrads<T>> {
+        Some(smallvec![g / self.0])
     }
 }
 

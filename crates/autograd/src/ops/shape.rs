@@ -259,7 +259,7 @@ impl<T: Float> Var<T> {
     /// a value of `shape` (the adjoint of [`broadcast_to`](Self::broadcast_to)).
     #[track_caller]
     pub fn sum_to(&self, shape: &[usize]) -> Var<T> {
-        if shape == self.shape() {
+        if crate::shape::same_shape(shape, self.shape()) {
             return self.clone();
         }
         let value = self.value().sum_to(shape);
