@@ -52,9 +52,45 @@ fn for_each_strided(shape: &[usize], strides: &[usize], mut f: impl FnMut(usize)
 }
 
 /// Copies `data` read through `strides` into a fresh contiguous buffer of `shape`.
+///
+/// Dimensions that walk memory as one (a stride equal to the next dimension's stride times its
+/// size, which includes runs of broadcast dimensions) are merged first, and the innermost one
+/// is copied as a block (stride 1), filled with one value (stride 0, a broadcast), or read
+/// element by element (a transpose): broadcasting a scalar gradient back over a tensor is then
+/// one fill instead of a loop of single pushes.
 pub(crate) fn gather_strided<T: Float>(data: &[T], shape: &[usize], strides: &[usize]) -> Vec<T> {
-    let mut out = crate::pool::take(numel(shape));
-    for_each_strided(shape, strides, |o| out.push(data[o]));
+    let n = numel(shape);
+    let mut out = crate::pool::take(n);
+    if n == 0 {
+        return out;
+    }
+    let mut dims: SmallVec<[usize; 6]> = SmallVec::new();
+    let mut strs: SmallVec<[usize; 6]> = SmallVec::new();
+    for (&d, &st) in shape.iter().zip(strides) {
+        if d == 1 {
+            continue;
+        }
+        match (dims.last_mut(), strs.last_mut()) {
+            (Some(ld), Some(ls)) if *ls == st * d => {
+                *ld *= d;
+                *ls = st;
+            }
+            _ => {
+                dims.push(d);
+                strs.push(st);
+            }
+        }
+    }
+    let Some((&inner, outer)) = dims.split_last() else {
+        out.push(data[0]); // every dimension is 1
+        return out;
+    };
+    let is = strs[strs.len() - 1];
+    for_each_strided(outer, &strs[..strs.len() - 1], |off| match is {
+        1 => out.extend_from_slice(&data[off..off + inner]),
+        0 => out.resize(out.len() + inner, data[off]),
+        _ => out.extend((0..inner).map(|j| data[off + j * is])),
+    });
     out
 }
 

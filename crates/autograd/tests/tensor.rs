@@ -196,3 +196,54 @@ fn threaded_elementwise_equals_one_thread() {
     let want: Vec<f32> = x.data().iter().map(|a| 0.75 - a).collect();
     assert_eq!(two[4].data(), &want[..]);
 }
+
+/// `broadcast_to` and `permute` copy through strides in runs (blocks, fills, single elements);
+/// every element must land where the plain index arithmetic says.
+#[test]
+fn strided_copies_match_index_arithmetic() {
+    let unravel = |mut i: usize, shape: &[usize]| -> Vec<usize> {
+        let mut idx = vec![0; shape.len()];
+        for d in (0..shape.len()).rev() {
+            idx[d] = i % shape[d];
+            i /= shape[d];
+        }
+        idx
+    };
+    let broadcasts: &[(&[usize], &[usize])] = &[
+        (&[], &[4, 3]),
+        (&[1], &[5]),
+        (&[3], &[4, 3]),
+        (&[4, 1], &[4, 3]),
+        (&[2, 1, 3], &[2, 5, 3]),
+        (&[1, 3, 1], &[2, 3, 4]),
+        (&[2, 1, 1, 3], &[2, 4, 5, 3]),
+        (&[1, 1], &[1, 1]),
+        (&[3], &[0, 3]),
+        (&[1, 4], &[2, 1, 3, 4]),
+    ];
+    for &(from, to) in broadcasts {
+        let n: usize = from.iter().product();
+        let t = Tensor::<f64>::from_vec((0..n).map(|v| v as f64 + 1.0).collect(), from).unwrap();
+        let b = t.broadcast_to(to);
+        assert_eq!(b.shape(), to);
+        for (i, &v) in b.data().iter().enumerate() {
+            let idx = unravel(i, to);
+            let off = to.len() - from.len();
+            let src: Vec<usize> = from.iter().enumerate().map(|(d, &s)| if s == 1 { 0 } else { idx[off + d] }).collect();
+            assert_eq!(v, t.get(&src), "broadcast {from:?} -> {to:?} at {idx:?}");
+        }
+    }
+    let t = Tensor::<f64>::arange(2 * 3 * 4 * 5).reshape([2, 3, 4, 5]);
+    for perm in [[0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 1, 3], [1, 0, 2, 3], [0, 1, 3, 2], [2, 3, 0, 1]] {
+        let p = t.permute(&perm);
+        let shape = p.shape().to_vec();
+        for (i, &v) in p.data().iter().enumerate() {
+            let idx = unravel(i, &shape);
+            let mut src = [0; 4];
+            for (d, &pd) in perm.iter().enumerate() {
+                src[pd] = idx[d];
+            }
+            assert_eq!(v, t.get(&src), "permute {perm:?} at {idx:?}");
+        }
+    }
+}
