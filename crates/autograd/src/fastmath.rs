@@ -5,7 +5,7 @@
 //! and selects, so inside a [`Kernel`](crate::simd::Kernel) they compile to 8 or 16 lanes. They
 //! use the classic Cody-Waite range reduction with Cephes' minimax polynomials (coefficients
 //! from Moshier's Cephes library), are within 2 ulp of the correctly rounded result over the
-//! whole `f32` range (tested exhaustively on a grid below), keep NaN, +-inf, overflow to inf and
+//! whole `f32` range (tested on every 97th bit pattern, about 44 million values, below), keep NaN, +-inf, overflow to inf and
 //! gradual underflow, and give the same bits on every CPU (no fused multiply-add is formed).
 //! `f64` keeps libm, whose accuracy the finite-difference gradient checks rely on.
 
@@ -46,7 +46,7 @@ pub fn exp_f32(x: f32) -> f32 {
     let e = p * z + r + 1.0;
     // 2^n in two factors, each a normal float, so that results down to the subnormal range and
     // up to overflow round once, in the last multiply.
-    let h = ni >> 1; // ni is in [-150, 129], so both halves are normal exponents
+    let h = ni >> 1; // ni is in [-150, 128], so both halves are normal exponents
 
     e * pow2i(h) * pow2i(ni - h)
 }
@@ -77,19 +77,15 @@ pub fn tanh_f32(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-    /// Distance in units in the last place between `got` and the exact value `want` (f64).
+    /// Distance in units in the last place between `got` and the exact value `want` (f64), the
+    /// unit being the f32 spacing in `want`'s binade (the subnormal spacing below the normals).
+    /// NaN if `got` is NaN.
     fn ulps(got: f32, want: f64) -> f64 {
         if got as f64 == want {
             return 0.0;
         }
-        let w = want as f32;
-        // One ulp at the correctly rounded result (the subnormal spacing below the normals).
-        let ulp = if w == 0.0 || !w.is_normal() {
-            f32::from_bits(1) as f64
-        } else {
-            let next = f32::from_bits(w.abs().to_bits() + 1) as f64;
-            next - w.abs() as f64
-        };
+        let e = if want == 0.0 { -126 } else { (want.abs().log2().floor() as i32).max(-126) };
+        let ulp = 2f64.powi(e - 23);
         (got as f64 - want).abs() / ulp
     }
 
@@ -112,6 +108,7 @@ mod tests {
             } else {
                 ulps(exp_f32(x), want)
             };
+            assert!(!e.is_nan(), "exp_f32({x:e}) is NaN");
             if e > worst.0 {
                 worst = (e, x);
             }
@@ -143,6 +140,7 @@ mod tests {
         let mut worst = (0.0f64, 0.0f32);
         for x in grid() {
             let e = ulps(tanh_f32(x), (x as f64).tanh());
+            assert!(!e.is_nan(), "tanh_f32({x:e}) is NaN");
             if e > worst.0 {
                 worst = (e, x);
             }

@@ -111,7 +111,9 @@ fn fill<T: Float>(n: usize, unit: usize, fill: impl Fn(usize, &mut [MaybeUninit<
     let threads = rayon::current_num_threads();
     if n >= PAR_MIN_ELEMS && threads > 1 {
         let chunk = n.div_ceil(4 * threads).max(4096).div_ceil(unit.max(1)) * unit.max(1);
-        slots.par_chunks_mut(chunk).enumerate().for_each(|(i, s)| fill(i * chunk, s));
+        crate::tape::with_default_modes(|| {
+            slots.par_chunks_mut(chunk).enumerate().for_each(|(i, s)| fill(i * chunk, s))
+        });
     } else {
         fill(0, slots);
     }
@@ -391,6 +393,13 @@ fn gemm_strided<T: Float>(
         });
         return;
     }
+    if m == 1 || n == 1 {
+        // Matrix-vector products go through the gemm crate's gemv code, which views the
+        // destination as a slice: give it initialised memory (a vector: the fill is cheap).
+        c.iter_mut().for_each(|x| {
+            x.write(T::ZERO);
+        });
+    }
     // SAFETY: `c` is a distinct &mut borrow of exactly m*n slots, so it aliases neither input,
     // and without `accumulate` the product only writes it (all m*n slots), so uninitialised
     // slots are fine.
@@ -442,9 +451,10 @@ unsafe fn gemm_checked<T: Float>(
         (m - 1) * rsa + (k - 1) * csa < a.len() && (k - 1) * rsb + (n - 1) * csb < b.len(),
         "gemm: strides exceed buffers"
     );
+    let threads = gemm_threads(m, k, n);
     // SAFETY: the assert above keeps every operand element addressed through the strides inside
     // its slice; the caller guarantees `c`.
-    unsafe {
+    let run = || unsafe {
         T::gemm(
             m,
             k,
@@ -459,8 +469,13 @@ unsafe fn gemm_checked<T: Float>(
             n as isize,
             1,
             accumulate,
-            gemm_threads(m, k, n),
-        );
+            threads,
+        )
+    };
+    if threads > 1 {
+        crate::tape::with_default_modes(run)
+    } else {
+        run()
     }
 }
 

@@ -288,6 +288,25 @@ thread_local! {
     static ANOMALY: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Runs `f` (a parallel kernel) with this thread's grad and anomaly modes at their defaults,
+/// restoring them afterwards. While a rayon worker waits for its parallel chunks it may run
+/// other queued jobs, such as the user's own `par_iter` closures; those must see the modes a
+/// fresh thread has, not a backward sweep's "grad off" or a `no_grad` scope of the caller.
+/// The kernels themselves never read the modes.
+pub(crate) fn with_default_modes<R>(f: impl FnOnce() -> R) -> R {
+    let grad = GRAD_ENABLED.with(|g| g.replace(true));
+    let anomaly = ANOMALY.with(|a| a.replace(false));
+    struct Restore(bool, bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GRAD_ENABLED.with(|g| g.set(self.0));
+            ANOMALY.with(|a| a.set(self.1));
+        }
+    }
+    let _restore = Restore(grad, anomaly);
+    f()
+}
+
 /// Whether anomaly detection is on for this thread (see [`detect_anomaly`]).
 #[inline] // read by every op: without it, a call across crates
 pub fn is_anomaly_enabled() -> bool {

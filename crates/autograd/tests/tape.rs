@@ -251,3 +251,68 @@ fn f32_works_too() {
     let z = 2.0f32 * &x;
     assert_eq!(z.value().to_vec(), vec![2.0, -4.0]);
 }
+
+/// A user's own `par_iter` over independent graphs: while a worker waits for the chunks of a
+/// large kernel (here the backward of `exp`, above the threading threshold) it may run another
+/// of the user's jobs, which must still record (the sweep's "grad off" must not leak into it).
+/// Whether a worker steals at that moment is up to the scheduler, so this exercises the pattern
+/// many times rather than forcing it.
+#[test]
+fn threaded_kernels_inside_a_users_par_iter_keep_each_jobs_grad_mode() {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+    let grads: Vec<(f32, f32)> = pool.install(|| {
+        (0..256)
+            .into_par_iter()
+            .map(|i| {
+                let v = 0.001 * i as f32;
+                let tape = Tape::new();
+                let x = tape.var(Tensor::<f32>::full([512, 512], v));
+                let y = x.exp();
+                let want = y.value().data()[0];
+                (y.sum().backward().wrt(&x).data()[7], want)
+            })
+            .collect()
+    });
+    for (g, want) in grads {
+        assert_eq!(g, want);
+    }
+}
+
+/// The fused plain backward of cross-entropy and of `linear` give the bits of their
+/// differentiable rules (what `create_graph` records).
+#[test]
+fn fused_plain_backward_matches_the_recorded_rule_bit_for_bit() {
+    use autograd::{grad, LinearActivation as A};
+    use rand::{rngs::StdRng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(11);
+    let bits = |t: &Tensor<f64>| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for n in [3usize, 5, 7, 10] {
+        let z0 = Tensor::<f64>::randn([n, 4], &mut rng);
+        let targets: Vec<usize> = (0..n).map(|i| (i * 3) % 4).collect();
+        let run = |create_graph: bool| {
+            let tape = Tape::new();
+            let z = tape.var(z0.clone());
+            let loss = z.cross_entropy(&targets) * 1.7;
+            grad(&[&loss], &[&z], create_graph).wrt(&z)
+        };
+        assert_eq!(bits(&run(false)), bits(&run(true)), "cross_entropy, n = {n}");
+    }
+    let x0 = Tensor::<f64>::randn([6, 5], &mut rng);
+    let w0 = Tensor::<f64>::randn([5, 4], &mut rng);
+    let b0 = Tensor::<f64>::randn([4], &mut rng);
+    let s0 = Tensor::<f64>::randn([6, 4], &mut rng);
+    for act in [A::Identity, A::Relu, A::Sigmoid, A::Tanh] {
+        let run = |create_graph: bool| {
+            let tape = Tape::new();
+            let (x, w, b) = (tape.var(x0.clone()), tape.var(w0.clone()), tape.var(b0.clone()));
+            let loss = (x.linear(&w, Some(&b), act) * &Var::constant(s0.clone())).sum();
+            let g = grad(&[&loss], &[&x, &w, &b], create_graph);
+            [g.wrt(&x), g.wrt(&w), g.wrt(&b)]
+        };
+        let (p, r) = (run(false), run(true));
+        for k in 0..3 {
+            assert_eq!(bits(&p[k]), bits(&r[k]), "linear {act:?}, input {k}");
+        }
+    }
+}

@@ -229,7 +229,8 @@ fn strided_copies_match_index_arithmetic() {
         for (i, &v) in b.data().iter().enumerate() {
             let idx = unravel(i, to);
             let off = to.len() - from.len();
-            let src: Vec<usize> = from.iter().enumerate().map(|(d, &s)| if s == 1 { 0 } else { idx[off + d] }).collect();
+            let src: Vec<usize> =
+                from.iter().enumerate().map(|(d, &s)| if s == 1 { 0 } else { idx[off + d] }).collect();
             assert_eq!(v, t.get(&src), "broadcast {from:?} -> {to:?} at {idx:?}");
         }
     }

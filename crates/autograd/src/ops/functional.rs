@@ -109,9 +109,10 @@ impl<T: Float> Kernel for CrossEntropyRows<'_, T> {
     }
 }
 
-/// `(softmax(x) - onehot(targets)) * scale` for logits `[n, c]`: the cross-entropy gradient
-/// in one buffer.
-fn cross_entropy_grad<T: Float>(x: &Tensor<T>, targets: &[usize], scale: T) -> Tensor<T> {
+/// `((softmax(x) - onehot(targets)) / n) * g` for logits `[n, c]`: the cross-entropy gradient
+/// in one buffer, with the operations of the differentiable rule in its order (so both
+/// sweeps give the same bits).
+fn cross_entropy_grad<T: Float>(x: &Tensor<T>, targets: &[usize], n: T, g: T) -> Tensor<T> {
     let c = x.shape()[1];
     let mut out = crate::pool::filled(x.numel(), T::ZERO);
     vectorized(SoftmaxRows { data: x.data(), out: &mut out, n: c, log: false });
@@ -120,17 +121,18 @@ fn cross_entropy_grad<T: Float>(x: &Tensor<T>, targets: &[usize], scale: T) -> T
             row[t] -= T::ONE;
         }
     }
-    struct Scale<'a, T>(&'a mut [T], T);
+    struct Scale<'a, T>(&'a mut [T], T, T);
     impl<T: Float> Kernel for Scale<'_, T> {
         type Output = ();
         #[inline(always)]
         fn run(self) {
+            let (n, g) = (self.1, self.2);
             for v in self.0.iter_mut() {
-                *v *= self.1;
+                *v = (*v / n) * g;
             }
         }
     }
-    vectorized(Scale(&mut out, scale));
+    vectorized(Scale(&mut out, n, g));
     Tensor::from_vec(out, x.shape()).expect("same shape as the logits")
 }
 
@@ -174,8 +176,8 @@ impl<T: Float> Op<T> for CrossEntropy {
         if !crate::tape::is_grad_enabled() {
             // A plain backward: nothing will differentiate this gradient, so compute it in one
             // fused pass instead of the differentiable composite below.
-            let scale = g.value().item() / T::from_usize(n);
-            return smallvec![Some(Var::constant(cross_entropy_grad(x.value(), &self.targets, scale)))];
+            let grad = cross_entropy_grad(x.value(), &self.targets, T::from_usize(n), g.value().item());
+            return smallvec![Some(Var::constant(grad))];
         }
         let onehot = Var::constant(Tensor::try_one_hot(&self.targets, x.shape()[1]).expect("checked in forward"));
         // d/dx mean_i(lse(x_i) - x_i[t_i]) = (softmax(x) - onehot) / n

@@ -59,7 +59,8 @@ impl<T: Float> Kernel for ActivationGrad<'_, T> {
                 o.write(g);
             }),
             LinearActivation::Relu => it.for_each(|((o, &g), &y)| {
-                o.write(if y > T::ZERO { g } else { T::ZERO });
+                // g * mask, as the differentiable rule (a NaN or inf gradient still propagates).
+                o.write(g * if y > T::ZERO { T::ONE } else { T::ZERO });
             }),
             LinearActivation::Sigmoid => it.for_each(|((o, &g), &y)| {
                 o.write(g * (y * (T::ONE - y)));

@@ -90,9 +90,11 @@ fn map3<T: Float>(a: &Tensor<T>, b: &Tensor<T>, c: &Tensor<T>, f: impl Fn(T, T, 
     let (a, b, c) = (a.data(), b.data(), c.data());
     let mut out = crate::pool::filled(n, T::ZERO);
     if n >= crate::kernels::PAR_MIN_ELEMS && rayon::current_num_threads() > 1 {
-        out.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(i, out)| {
-            let r = i * PAR_CHUNK..i * PAR_CHUNK + out.len();
-            vectorized(Map3 { a: &a[r.clone()], b: &b[r.clone()], c: &c[r], f: &f, out });
+        crate::tape::with_default_modes(|| {
+            out.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(i, out)| {
+                let r = i * PAR_CHUNK..i * PAR_CHUNK + out.len();
+                vectorized(Map3 { a: &a[r.clone()], b: &b[r.clone()], c: &c[r], f: &f, out });
+            })
         });
     } else {
         vectorized(Map3 { a, b, c, f: &f, out: &mut out });
@@ -475,7 +477,7 @@ impl<T: Float> Var<T> {
     }
 
     /// x^n for an integer n. The gradient `n x^(n-1)` at 0 is 0 for n >= 2, 1 for n = 1,
-    /// -inf for n = -1 (as PyTorch); `powi(0)` has gradient 0 everywhere.
+    /// -inf for n = -1 (as PyTorch); `powi(0)` is constant, so no gradient flows through it.
     #[track_caller]
     pub fn powi(&self, n: i32) -> Var<T> {
         let value = self.value().map(|v| v.powi(n));
@@ -484,7 +486,7 @@ impl<T: Float> Var<T> {
 
     /// x^p for a real constant p (see [`pow`](Self::pow) for a variable exponent). The
     /// gradient `p x^(p-1)` at 0 is +inf for 0 < p < 1 (e.g. `powf(0.5)`), 1 for p = 1 and 0
-    /// for p > 1, as in PyTorch; `powf(0.0)` has gradient 0 everywhere.
+    /// for p > 1, as in PyTorch; `powf(0.0)` is constant, so no gradient flows through it.
     #[track_caller]
     pub fn powf(&self, p: f64) -> Var<T> {
         let pt = T::from_f64(p);
