@@ -5,14 +5,15 @@
 //!   where a rayon threshold would sit), and `relu`, `tanh`, `mul`, `sum`, `max` over 10^7.
 //!   Inputs are constants (no tape), as in inference; each call allocates its output, as
 //!   numpy's `np.exp(a)` does.
-//! * `fused/*`: forward + backward of softmax-cross-entropy and of bias + ReLU, on a tape.
+//! * `fused/*`: forward + backward of softmax-cross-entropy, of bias + ReLU, and of a dense
+//!   layer with bias and ReLU as the one fused op `Var::linear`, on a tape.
 //!
 //! ```text
 //! cargo bench -p autograd --bench elementwise
 //! RAYON_NUM_THREADS=1 cargo bench -p autograd --bench elementwise -- elementwise/exp
 //! ```
 
-use autograd::{Tape, Tensor, Var};
+use autograd::{LinearActivation, Tape, Tensor, Var};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -74,6 +75,22 @@ fn fused(c: &mut Criterion) {
                 let y = (&hv + &bv).relu().sum();
                 let gr = y.backward();
                 black_box((gr.wrt(&hv), gr.wrt(&bv)))
+            })
+        });
+    }
+    // A whole dense layer as `nn::Dense` records it: product, bias and ReLU in one op.
+    for rows in [32usize, 1024] {
+        let x = Var::constant(Tensor::<f32>::rand_uniform([rows, 784], 0.0, 1.0, &mut rng));
+        let w = Tensor::<f32>::randn([784, 128], &mut rng).map(|v| v * 0.05);
+        let bias = Tensor::<f32>::randn([128], &mut rng).map(|v| v * 0.05);
+        g.throughput(Throughput::Elements((rows * 128) as u64));
+        g.bench_function(format!("dense_bias_relu_fwd_bwd/{rows}x784x128"), |b| {
+            b.iter(|| {
+                let tape = Tape::new();
+                let (wv, bv) = (tape.var(w.clone()), tape.var(bias.clone()));
+                let y = x.linear(&wv, Some(&bv), LinearActivation::Relu).sum();
+                let gr = y.backward();
+                black_box((gr.wrt(&wv), gr.wrt(&bv)))
             })
         });
     }
