@@ -33,9 +33,9 @@ pub fn limit() -> usize {
 /// Sets the most bytes the pool keeps per element type (0 turns pooling off) and drops what is
 /// over it now.
 pub fn set_limit(bytes: usize) {
-    LIMIT.store(bytes, Ordering::Relaxed);
-    f32::buffer_pool().trim(bytes);
-    f64::buffer_pool().trim(bytes);
+    // Stored under each pool's lock (see `give`), then the pool is trimmed to it.
+    f32::buffer_pool().set_limit_and_trim(bytes);
+    f64::buffer_pool().set_limit_and_trim(bytes);
 }
 
 /// Returns every pooled buffer to the allocator.
@@ -74,6 +74,14 @@ impl<T> Pool<T> {
 
     fn bytes(&self) -> usize {
         self.lock().bytes
+    }
+
+    fn set_limit_and_trim(&self, limit: usize) {
+        {
+            let _p = self.lock();
+            LIMIT.store(limit, Ordering::Relaxed);
+        }
+        self.trim(limit);
     }
 
     fn trim(&self, limit: usize) {
@@ -132,13 +140,18 @@ pub(crate) fn filled<T: Float>(n: usize, v: T) -> Vec<T> {
 /// Hands `v` to the pool (or drops it when it is small, or does not fit under the limit).
 pub(crate) fn give<T: Float>(v: Vec<T>) {
     let bytes = v.capacity() * std::mem::size_of::<T>();
-    let limit = limit();
-    if bytes < MIN_BYTES || bytes > limit {
+    if bytes < MIN_BYTES {
         return;
     }
     let mut freed = Vec::new();
     {
         let mut p = T::buffer_pool().lock();
+        // Read under the lock, so that a concurrent `set_limit` (which trims under it too) is
+        // never undone by a buffer admitted against the old limit.
+        let limit = limit();
+        if bytes > limit {
+            return;
+        }
         while p.bytes + bytes > limit || p.bufs.len() >= MAX_BUFFERS {
             let b = p.bufs.remove(0);
             p.bytes -= b.capacity() * std::mem::size_of::<T>();

@@ -121,6 +121,7 @@ impl<S: Copy, T, F: Fn(S) -> T> Kernel for MapKernel<'_, S, T, F> {
     #[inline(always)]
     fn run(self) -> Vec<T> {
         let (a, f, mut out) = (self.a, self.f, self.out);
+        debug_assert!(out.is_empty(), "MapKernel: the output must start empty");
         // Written through the spare capacity, not `extend`: `Vec::extend` is not inlined into
         // this function, so its loop would be compiled for the baseline target, without AVX.
         let slots = &mut out.spare_capacity_mut()[..a.len()];
