@@ -1038,3 +1038,22 @@ impl<T: Float> Gradients<T> {
         self.slot(v).cloned().unwrap_or_else(|| Var::constant(Tensor::zeros(v.shape())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mechanism behind the parallel kernels' isolation: inside `with_default_modes` a job
+    /// sees a fresh thread's modes, and the caller's come back afterwards (also on a panic).
+    #[test]
+    fn default_modes_inside_restored_after() {
+        let _ng = no_grad_guard();
+        let _an = anomaly_guard();
+        assert!(!is_grad_enabled() && is_anomaly_enabled());
+        with_default_modes(|| assert!(is_grad_enabled() && !is_anomaly_enabled()));
+        assert!(!is_grad_enabled() && is_anomaly_enabled());
+        let r = std::panic::catch_unwind(|| with_default_modes(|| panic!("inside")));
+        assert!(r.is_err());
+        assert!(!is_grad_enabled() && is_anomaly_enabled());
+    }
+}
