@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::{self, fmt_shape, numel, Shape};
-use crate::simd::{MapInto, RowsFoldKernel, RunFoldKernel, ZipInto};
+use crate::simd::{Map3Into, MapInto, RowsFoldKernel, RunFoldKernel, ZipInto};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -123,9 +123,19 @@ fn fill<T: Float>(n: usize, unit: usize, fill: impl Fn(usize, &mut [MaybeUninit<
     out
 }
 
-pub(crate) fn map<T: Float>(a: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
+/// `f(x)` for each element of `a`, which may be of another type than the result.
+pub(crate) fn map<S: Copy + Sync, T: Float>(a: &[S], f: impl Fn(S) -> T + Sync) -> Vec<T> {
     fill(a.len(), 1, |start, out| {
         crate::simd::vectorized(MapInto { a: &a[start..start + out.len()], f: &f, out });
+    })
+}
+
+/// `f(a, b, c)` elementwise over three slices of one length.
+pub(crate) fn map3<T: Float>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T + Sync) -> Vec<T> {
+    assert!(a.len() == b.len() && a.len() == c.len(), "map3: lengths {}, {} and {} differ", a.len(), b.len(), c.len());
+    fill(a.len(), 1, |start, out| {
+        let r = start..start + out.len();
+        crate::simd::vectorized(Map3Into { a: &a[r.clone()], b: &b[r.clone()], c: &c[r], f: &f, out });
     })
 }
 
@@ -501,12 +511,13 @@ pub(crate) fn linear<T: Float>(x: &Tensor<T>, w: &Tensor<T>, bias: Option<&Tenso
     if w.shape()[0] != k {
         return bad(format!("x has {k} features but the weight takes {}", w.shape()[0]));
     }
-    let mut res: Vec<T> = crate::pool::take(n * out);
-    match bias {
+    let b = match bias {
         Some(b) if b.shape() != [out] => return bad(format!("the bias must be [{out}]")),
-        Some(b) => (0..n).for_each(|_| res.extend_from_slice(b.data())),
-        None => res.resize(n * out, T::ZERO),
-    }
+        Some(b) => b,
+        None => return matmul_nd(x, w, false, false), // nothing to accumulate onto
+    };
+    let mut res: Vec<T> = crate::pool::take(n * out);
+    (0..n).for_each(|_| res.extend_from_slice(b.data()));
     gemm_accumulate(x.data(), (k, 1), w.data(), (out, 1), &mut res, n, k, out);
     Ok(Tensor::from_parts(res, SmallVec::from_slice(&[n, out])))
 }

@@ -109,39 +109,18 @@ pub fn vectorized<K: Kernel>(k: K) -> K::Output {
     imp::vectorized(k)
 }
 
-/// Elementwise `f(x)` into `out` (an empty vector with room for `a.len()` elements, usually
-/// from the buffer pool).
-pub(crate) struct MapKernel<'a, S, T, F> {
+/// Elementwise `f(x)` into the slots `out` (as many as `a` has elements). The input may be of
+/// another type than the output (bytes of an image into floats).
+///
+/// Kernels write through `MaybeUninit` slots handed out by `kernels::fill`, not with
+/// `Vec::extend`: `extend` is not inlined into the `#[target_feature]` wrapper, so its loop
+/// would be compiled for the baseline target, without AVX.
+pub(crate) struct MapInto<'a, S, T, F> {
     pub a: &'a [S],
-    pub f: F,
-    pub out: Vec<T>,
-}
-impl<S: Copy, T, F: Fn(S) -> T> Kernel for MapKernel<'_, S, T, F> {
-    type Output = Vec<T>;
-    #[inline(always)]
-    fn run(self) -> Vec<T> {
-        let (a, f, mut out) = (self.a, self.f, self.out);
-        debug_assert!(out.is_empty(), "MapKernel: the output must start empty");
-        // Written through the spare capacity, not `extend`: `Vec::extend` is not inlined into
-        // this function, so its loop would be compiled for the baseline target, without AVX.
-        let slots = &mut out.spare_capacity_mut()[..a.len()];
-        for (o, &x) in slots.iter_mut().zip(a) {
-            o.write(f(x));
-        }
-        // SAFETY: the loop wrote all `a.len()` slots (the slice above has exactly that length,
-        // which also proves the capacity suffices).
-        unsafe { out.set_len(a.len()) };
-        out
-    }
-}
-
-/// Elementwise `f(x)` into the slots `out` (as many as `a` has elements).
-pub(crate) struct MapInto<'a, T, F> {
-    pub a: &'a [T],
     pub f: &'a F,
     pub out: &'a mut [MaybeUninit<T>],
 }
-impl<T: Copy, F: Fn(T) -> T> Kernel for MapInto<'_, T, F> {
+impl<S: Copy, T, F: Fn(S) -> T> Kernel for MapInto<'_, S, T, F> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -149,6 +128,28 @@ impl<T: Copy, F: Fn(T) -> T> Kernel for MapInto<'_, T, F> {
         let f = self.f;
         for (o, &x) in self.out.iter_mut().zip(self.a) {
             o.write(f(x));
+        }
+    }
+}
+
+/// Elementwise `f(a, b, c)` of three slices of `out`'s length into the slots `out` (a unary
+/// op's backward: input, output and incoming gradient).
+pub(crate) struct Map3Into<'a, T, F> {
+    pub a: &'a [T],
+    pub b: &'a [T],
+    pub c: &'a [T],
+    pub f: &'a F,
+    pub out: &'a mut [MaybeUninit<T>],
+}
+impl<T: Copy, F: Fn(T, T, T) -> T> Kernel for Map3Into<'_, T, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let n = self.out.len();
+        assert!(self.a.len() == n && self.b.len() == n && self.c.len() == n);
+        let f = self.f;
+        for (((o, &x), &y), &z) in self.out.iter_mut().zip(self.a).zip(self.b).zip(self.c) {
+            o.write(f(x, y, z));
         }
     }
 }

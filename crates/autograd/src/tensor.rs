@@ -134,7 +134,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(t.data(), &[0.0, 0.2, 0.8, 1.0]);
     /// # Ok::<(), autograd::Error>(())
     /// ```
-    pub fn from_map<S: Copy>(src: &[S], shape: impl AsRef<[usize]>, f: impl Fn(S) -> T) -> Result<Self> {
+    pub fn from_map<S: Copy + Sync>(src: &[S], shape: impl AsRef<[usize]>, f: impl Fn(S) -> T + Sync) -> Result<Self> {
         let shape = shape.as_ref();
         match shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) {
             Some(n) if n == src.len() => {}
@@ -145,7 +145,7 @@ impl<T: Float> Tensor<T> {
                 ))
             }
         }
-        let data = crate::simd::vectorized(crate::simd::MapKernel { a: src, f, out: crate::pool::take(src.len()) });
+        let data = kernels::map(src, f);
         Ok(Tensor::from_parts(data, SmallVec::from_slice(shape)))
     }
 

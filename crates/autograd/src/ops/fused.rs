@@ -4,7 +4,6 @@ use crate::float::Float;
 use crate::kernels;
 use crate::simd::{vectorized, Kernel};
 use crate::tape::{is_grad_enabled, InputGrads, Op, Var};
-use crate::tensor::Tensor;
 use smallvec::smallvec;
 
 /// The activation applied by [`Var::linear`], on the layer's output buffer in place.
@@ -39,42 +38,6 @@ impl<T: Float> Kernel for ActivateInPlace<'_, T> {
     }
 }
 
-/// `g * act'(z)` from the activation's output `y`, in one pass (the plain backward).
-struct ActivationGrad<'a, T> {
-    g: &'a [T],
-    y: &'a [T],
-    out: Vec<T>,
-    act: LinearActivation,
-}
-impl<T: Float> Kernel for ActivationGrad<'_, T> {
-    type Output = Vec<T>;
-    #[inline(always)]
-    fn run(self) -> Vec<T> {
-        let (g, y, mut out) = (self.g, self.y, self.out);
-        let n = g.len().min(y.len());
-        let slots = &mut out.spare_capacity_mut()[..n];
-        let it = slots.iter_mut().zip(&g[..n]).zip(&y[..n]);
-        match self.act {
-            LinearActivation::Identity => it.for_each(|((o, &g), _)| {
-                o.write(g);
-            }),
-            LinearActivation::Relu => it.for_each(|((o, &g), &y)| {
-                // g * mask, as the differentiable rule (a NaN or inf gradient still propagates).
-                o.write(g * if y > T::ZERO { T::ONE } else { T::ZERO });
-            }),
-            LinearActivation::Sigmoid => it.for_each(|((o, &g), &y)| {
-                o.write(g * (y * (T::ONE - y)));
-            }),
-            LinearActivation::Tanh => it.for_each(|((o, &g), &y)| {
-                o.write(g * (T::ONE - y * y));
-            }),
-        }
-        // SAFETY: the loop above wrote all `n` slots (the zip runs over exactly `n` of each).
-        unsafe { out.set_len(n) };
-        out
-    }
-}
-
 struct Linear {
     act: LinearActivation,
 }
@@ -89,10 +52,18 @@ impl<T: Float> Op<T> for Linear {
         let gz = if self.act == LinearActivation::Identity {
             g.clone()
         } else if !is_grad_enabled() {
-            // A plain backward: one fused pass.
-            let out = crate::pool::take(g.numel());
-            let data = vectorized(ActivationGrad { g: g.value().data(), y: y.value().data(), out, act: self.act });
-            Var::constant(Tensor::from_vec(data, y.shape()).expect("same shape as the output"))
+            // A plain backward: g * act'(z) in one pass, with the rule's operations (so a NaN or
+            // inf gradient still propagates through relu's mask, and both sweeps agree).
+            let (gv, yv) = (g.value(), y.value());
+            let gz = match self.act {
+                LinearActivation::Identity => unreachable!("handled above"),
+                LinearActivation::Relu => {
+                    gv.zip_with(yv, "linear", |g, y| g * if y > T::ZERO { T::ONE } else { T::ZERO })
+                }
+                LinearActivation::Sigmoid => gv.zip_with(yv, "linear", |g, y| g * (y * (T::ONE - y))),
+                LinearActivation::Tanh => gv.zip_with(yv, "linear", |g, y| g * (T::ONE - y * y)),
+            };
+            Var::constant(gz)
         } else {
             // With create_graph: differentiable ops, as the unfused layer would record.
             match self.act {

@@ -2,10 +2,9 @@
 
 use super::c;
 use crate::float::Float;
-use crate::simd::{vectorized, Kernel};
+
 use crate::tape::{InputGrads, Op, PlainGrads, ScalarGrads, Var};
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 use smallvec::smallvec;
 
 /// Defines a unary op: a unit struct, its backward rules, and the `Var` method.
@@ -68,12 +67,8 @@ fn unary_plain<T: Float>(
     smallvec![needs_grad[0].then(|| map3(&inputs[0], y, g, f))]
 }
 
-/// Outputs of at least [`kernels::PAR_MIN_ELEMS`](crate::kernels::PAR_MIN_ELEMS) elements are split over rayon's threads in chunks of
-/// this size, as the forward kernels do; each element is computed alone, so the result never
-/// depends on it.
-const PAR_CHUNK: usize = 1 << 15;
-
-/// `f(a, b, c)` elementwise over three tensors of one shape.
+/// `f(a, b, c)` elementwise over three tensors of one shape (pooled, vectorized, threaded
+/// for large tensors as the forward kernels are).
 fn map3<T: Float>(a: &Tensor<T>, b: &Tensor<T>, c: &Tensor<T>, f: impl Fn(T, T, T) -> T + Sync) -> Tensor<T> {
     assert!(
         a.shape() == b.shape() && a.shape() == c.shape(),
@@ -86,42 +81,8 @@ fn map3<T: Float>(a: &Tensor<T>, b: &Tensor<T>, c: &Tensor<T>, f: impl Fn(T, T, 
         // Scalars: no buffer, no kernel.
         return Tensor::scalar(f(a.data()[0], b.data()[0], c.data()[0]));
     }
-    let (shape, n) = (a.shape(), a.numel());
-    let (a, b, c) = (a.data(), b.data(), c.data());
-    let mut out = crate::pool::filled(n, T::ZERO);
-    if n >= crate::kernels::PAR_MIN_ELEMS && rayon::current_num_threads() > 1 {
-        crate::tape::with_default_modes(|| {
-            out.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(i, out)| {
-                let r = i * PAR_CHUNK..i * PAR_CHUNK + out.len();
-                vectorized(Map3 { a: &a[r.clone()], b: &b[r.clone()], c: &c[r], f: &f, out });
-            })
-        });
-    } else {
-        vectorized(Map3 { a, b, c, f: &f, out: &mut out });
-    }
-    Tensor::from_vec(out, shape).expect("one length for one shape")
-}
-
-/// `out[i] = f(a[i], b[i], c[i])` (the slices are of `out`'s length). `out` comes filled, so
-/// no `unsafe` is needed to write it; the fill is cheap next to `f`.
-struct Map3<'a, T, F> {
-    a: &'a [T],
-    b: &'a [T],
-    c: &'a [T],
-    f: &'a F,
-    out: &'a mut [T],
-}
-impl<T: Float, F: Fn(T, T, T) -> T> Kernel for Map3<'_, T, F> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        let (f, out) = (self.f, self.out);
-        let n = out.len();
-        let (a, b, c) = (&self.a[..n], &self.b[..n], &self.c[..n]);
-        for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
-            *o = f(x, y, z);
-        }
-    }
+    let data = crate::kernels::map3(a.data(), b.data(), c.data(), f);
+    Tensor::from_vec(data, a.shape()).expect("one length for one shape")
 }
 
 /// The derivative of |x|: the sign, 0 at 0 (and for NaN).
