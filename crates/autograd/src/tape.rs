@@ -294,17 +294,13 @@ thread_local! {
 /// fresh thread has, not a backward sweep's "grad off" or a `no_grad` scope of the caller.
 /// The kernels themselves never read the modes.
 pub(crate) fn with_default_modes<R>(f: impl FnOnce() -> R) -> R {
-    let grad = GRAD_ENABLED.with(|g| g.replace(true));
-    let anomaly = ANOMALY.with(|a| a.replace(false));
-    struct Restore(bool, bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            GRAD_ENABLED.with(|g| g.set(self.0));
-            ANOMALY.with(|a| a.set(self.1));
-        }
-    }
-    let _restore = Restore(grad, anomaly);
+    let _grad = set_grad_mode(true);
+    let _anomaly = set_anomaly_mode(false);
     f()
+}
+
+fn set_anomaly_mode(on: bool) -> AnomalyGuard {
+    AnomalyGuard { prev: ANOMALY.with(|a| a.replace(on)) }
 }
 
 /// Whether anomaly detection is on for this thread (see [`detect_anomaly`]).
@@ -327,7 +323,7 @@ impl Drop for AnomalyGuard {
 
 /// Turns anomaly detection on until the guard is dropped (see [`detect_anomaly`]).
 pub fn anomaly_guard() -> AnomalyGuard {
-    AnomalyGuard { prev: ANOMALY.with(|a| a.replace(true)) }
+    set_anomaly_mode(true)
 }
 
 /// Runs `f` with anomaly detection, like PyTorch's `detect_anomaly`: the first op whose
@@ -815,7 +811,7 @@ fn sweep_as<T: Float, G: SweepGrad<T>>(
     let anomaly = is_anomaly_enabled();
     // Inside backward rules, blame whole rules (checked per input gradient below), not the
     // forward values of the ops they are written with.
-    let _quiet = anomaly.then(|| AnomalyGuard { prev: ANOMALY.with(|a| a.replace(false)) });
+    let _quiet = anomaly.then(|| set_anomaly_mode(false));
     // Per-node buffers, filled in place: building them inside the borrow below and moving
     // them out cost store-forwarding stalls that were a visible part of a scalar node.
     let mut ids: SmallVec<[Option<usize>; 2]> = SmallVec::new();
