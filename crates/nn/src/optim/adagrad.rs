@@ -33,6 +33,8 @@ impl<T: Float> Default for Adagrad<T> {
 }
 
 impl<T: Float> Adagrad<T> {
+    common_setters!();
+
     /// Keras-convention Adagrad with this learning rate.
     pub fn new(lr: f64) -> Self {
         Adagrad {
@@ -51,39 +53,15 @@ impl<T: Float> Adagrad<T> {
         Adagrad { initial: 0.0, eps: 1e-10, convention: Convention::PyTorch, ..Adagrad::new(0.01) }
     }
 
-    /// Sets the learning rate.
-    pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = lr;
-        self
-    }
-
     /// Sets the accumulator's starting value.
     pub fn initial_accumulator_value(mut self, v: f64) -> Self {
         self.initial = v;
         self
     }
 
-    /// Sets ε.
-    pub fn epsilon(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
-    }
-
     /// L2 weight decay added to the gradient.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
-        self
-    }
-
-    /// Chooses the update formula.
-    pub fn convention(mut self, conv: Convention) -> Self {
-        self.convention = conv;
-        self
-    }
-
-    /// Gradient clipping.
-    pub fn clip(mut self, clip: Clip) -> Self {
-        self.clip = Some(clip);
         self
     }
 }

@@ -38,6 +38,8 @@ impl<T: Float> Default for Adam<T> {
 }
 
 impl<T: Float> Adam<T> {
+    common_setters!();
+
     /// Keras-convention Adam with this learning rate.
     pub fn new(lr: f64) -> Self {
         Adam {
@@ -58,12 +60,6 @@ impl<T: Float> Adam<T> {
         Adam { eps: 1e-8, convention: Convention::PyTorch, ..Adam::new(1e-3) }
     }
 
-    /// Sets the learning rate.
-    pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = lr;
-        self
-    }
-
     /// Sets β₁ and β₂.
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
         self.beta1 = beta1;
@@ -71,28 +67,10 @@ impl<T: Float> Adam<T> {
         self
     }
 
-    /// Sets ε.
-    pub fn epsilon(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
-    }
-
     /// L2 weight decay added to the gradient (PyTorch `Adam(weight_decay=..)`); for
     /// decoupled decay use [`AdamW`].
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
-        self
-    }
-
-    /// Chooses the update formula (defaults are not changed).
-    pub fn convention(mut self, conv: Convention) -> Self {
-        self.convention = conv;
-        self
-    }
-
-    /// Gradient clipping.
-    pub fn clip(mut self, clip: Clip) -> Self {
-        self.clip = Some(clip);
         self
     }
 }

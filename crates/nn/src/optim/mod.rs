@@ -50,6 +50,36 @@ macro_rules! slot_optimizer_methods {
     };
 }
 
+/// The builder setters shared by the optimizers with a learning rate, an ε, a formula
+/// convention and clipping (fields `lr`, `eps`, `convention`, `clip`).
+macro_rules! common_setters {
+    () => {
+        /// Sets the learning rate.
+        pub fn lr(mut self, lr: f64) -> Self {
+            self.lr = lr;
+            self
+        }
+
+        /// Sets ε.
+        pub fn epsilon(mut self, eps: f64) -> Self {
+            self.eps = eps;
+            self
+        }
+
+        /// Chooses the update formula (the other defaults are not changed).
+        pub fn convention(mut self, conv: Convention) -> Self {
+            self.convention = conv;
+            self
+        }
+
+        /// Gradient clipping.
+        pub fn clip(mut self, clip: Clip) -> Self {
+            self.clip = Some(clip);
+            self
+        }
+    };
+}
+
 mod adagrad;
 mod adam;
 mod rmsprop;

@@ -35,6 +35,8 @@ impl<T: Float> Default for RmsProp<T> {
 }
 
 impl<T: Float> RmsProp<T> {
+    common_setters!();
+
     /// Keras-convention RMSProp with this learning rate.
     pub fn new(lr: f64) -> Self {
         let mut o = RmsProp {
@@ -68,21 +70,9 @@ impl<T: Float> RmsProp<T> {
         self.state = Slots::new(names);
     }
 
-    /// Sets the learning rate.
-    pub fn lr(mut self, lr: f64) -> Self {
-        self.lr = lr;
-        self
-    }
-
     /// Sets the decay ρ of the squared-gradient average (PyTorch's `alpha`).
     pub fn rho(mut self, rho: f64) -> Self {
         self.rho = rho;
-        self
-    }
-
-    /// Sets ε.
-    pub fn epsilon(mut self, eps: f64) -> Self {
-        self.eps = eps;
         self
     }
 
@@ -103,18 +93,6 @@ impl<T: Float> RmsProp<T> {
     /// L2 weight decay added to the gradient.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
-        self
-    }
-
-    /// Chooses the update formula.
-    pub fn convention(mut self, conv: Convention) -> Self {
-        self.convention = conv;
-        self
-    }
-
-    /// Gradient clipping.
-    pub fn clip(mut self, clip: Clip) -> Self {
-        self.clip = Some(clip);
         self
     }
 }
