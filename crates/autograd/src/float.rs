@@ -226,8 +226,8 @@ macro_rules! impl_float {
             ) {
                 let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
                 // SAFETY: the caller upholds the pointer and stride contract documented on
-                // the trait method. gemm computes dst = alpha dst + beta lhs rhs; with
-                // read_dst = false, dst is only written.
+                // the trait method. gemm computes dst = alpha dst + beta lhs rhs (alpha = beta =
+                // 1); `accumulate` is its read_dst: when false, dst is only written.
                 unsafe {
                     gemm::gemm(
                         m, n, k, c, csc, rsc, accumulate, a, csa, rsa, b, csb, rsb, 1.0, 1.0, false, false, false, par,
