@@ -37,3 +37,20 @@ impl std::error::Error for Error {}
 
 /// Shorthand for `Result<T, autograd::Error>`.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// `Result::unwrap` for the panicking ops: panics with the error's message at the caller's
+/// location (a closure in `unwrap_or_else` would report its own).
+pub(crate) trait OrPanic<T> {
+    fn or_panic(self) -> T;
+}
+
+impl<T> OrPanic<T> for Result<T> {
+    #[track_caller]
+    #[inline]
+    fn or_panic(self) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

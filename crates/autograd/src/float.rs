@@ -8,9 +8,12 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 /// and `f64` (for finite-difference gradient checks).
 ///
 /// The methods mirror the inherent float methods so that kernels can be written once,
-/// generically.
+/// generically. The trait is sealed (its supertraits, the buffer pool and the GEMM kernel of
+/// each type, are private to the crate): it is implemented for `f32` and `f64` only.
 pub trait Float:
-    Copy
+    crate::pool::sealed::Pooled
+    + crate::gemm::sealed::Gemm
+    + Copy
     + Send
     + Sync
     + 'static
@@ -90,36 +93,6 @@ pub trait Float:
     fn recip(self) -> Self {
         Self::ONE / self
     }
-    /// General matrix multiply `C = A B` (or `C += A B` with `accumulate`) on strided
-    /// row/column layouts (the `gemm` crate's kernel for this type), on `threads` threads
-    /// (1: the calling thread). Without `accumulate`, `C` is only written, never read.
-    ///
-    /// # Safety
-    /// `a` must be valid for reads of an `m x k` matrix with strides `(rsa, csa)`, `b` of a
-    /// `k x n` matrix with `(rsb, csb)`, and `c` valid for writes of an `m x n` matrix with
-    /// `(rsc, csc)` that aliases neither input (and initialised, with `accumulate`).
-    #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-        accumulate: bool,
-        threads: usize,
-    );
-
-    /// The pool of spare buffers of this type (see [`pool`](crate::pool)).
-    #[doc(hidden)]
-    fn buffer_pool() -> &'static crate::pool::Pool<Self>;
 }
 
 macro_rules! impl_float {
@@ -204,36 +177,6 @@ macro_rules! impl_float {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
-            fn buffer_pool() -> &'static crate::pool::Pool<Self> {
-                static POOL: crate::pool::Pool<$t> = crate::pool::Pool::new();
-                &POOL
-            }
-            unsafe fn gemm(
-                m: usize,
-                k: usize,
-                n: usize,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-                accumulate: bool,
-                threads: usize,
-            ) {
-                let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-                // SAFETY: the caller upholds the pointer and stride contract documented on
-                // the trait method. gemm computes dst = alpha dst + beta lhs rhs (alpha = beta =
-                // 1); `accumulate` is its read_dst: when false, dst is only written.
-                unsafe {
-                    gemm::gemm(
-                        m, n, k, c, csc, rsc, accumulate, a, csa, rsa, b, csb, rsb, 1.0, 1.0, false, false, false, par,
-                    )
-                }
-            }
         }
     };
 }
@@ -241,3 +184,22 @@ macro_rules! impl_float {
 // f32's exp and tanh are the vectorizable ones of `fastmath` (within 2 ulp); f64 keeps libm's.
 impl_float!(f32, "f32", libm::erff, crate::fastmath::exp_f32, crate::fastmath::tanh_f32);
 impl_float!(f64, "f64", libm::erf, f64::exp, f64::tanh);
+
+/// max(v, 0), keeping NaN.
+#[inline(always)]
+pub(crate) fn relu_value<T: Float>(v: T) -> T {
+    if v > T::ZERO || v.is_nan() {
+        v
+    } else {
+        T::ZERO
+    }
+}
+
+/// Numerically stable logistic function: 1 / (1 + e^-v) for v >= 0, e^v / (1 + e^v) below,
+/// with one exponential (of -|v|, which never overflows) so that it vectorizes.
+#[inline(always)]
+pub(crate) fn sigmoid<T: Float>(v: T) -> T {
+    let e = (-v.abs()).exp();
+    let num = if v >= T::ZERO { T::ONE } else { e };
+    num / (T::ONE + e)
+}

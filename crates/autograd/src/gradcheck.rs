@@ -1,8 +1,9 @@
-//! Checking gradients against finite differences, and derivative helpers built on the tape:
-//! Jacobians, Hessians and Hessian-vector products.
+//! Checking gradients against finite differences: [`gradcheck`] (and, optionally, the
+//! forward-mode Jacobian) and [`gradgradcheck`].
 
-use crate::float::Float;
-use crate::tape::{grad, grad_with_seeds, no_grad, Tape, Var};
+use crate::graph::{Tape, Var};
+use crate::modes::no_grad;
+use crate::sweep::grad_with_seeds;
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -19,11 +20,14 @@ pub struct GradcheckOptions {
     pub atol: f64,
     /// Relative tolerance.
     pub rtol: f64,
+    /// Also check the Jacobian computed by forward mode ([`jvp`](crate::jvp), one per input
+    /// element) against the finite differences, as PyTorch's `check_forward_ad`.
+    pub check_forward_ad: bool,
 }
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        GradcheckOptions { eps: 1e-6, atol: 1e-5, rtol: 1e-3 }
+        GradcheckOptions { eps: 1e-6, atol: 1e-5, rtol: 1e-3, check_forward_ad: false }
     }
 }
 
@@ -46,7 +50,7 @@ pub struct GradcheckError {
     pub rel_err: f64,
     /// How many Jacobian entries were outside the tolerance.
     pub mismatches: usize,
-    /// What was checked: `"gradcheck"` or `"gradgradcheck"`.
+    /// What was checked: `"gradcheck"`, `"gradcheck (forward mode)"` or `"gradgradcheck"`.
     pub check: &'static str,
 }
 
@@ -127,9 +131,7 @@ where
         let vs: Vec<Var<f64>> = vals.iter().map(|t| Var::constant(t.clone())).collect();
         f(&vs).into_value()
     };
-    let mut worst: Option<GradcheckError> = None;
-    let mut worst_ratio = 0.0;
-    let mut mismatches = 0;
+    let mut numeric: Vec<Vec<f64>> = inputs.iter().map(|t| vec![0.0; n_out * t.numel()]).collect();
     for i in 0..inputs.len() {
         let n_in = inputs[i].numel();
         for k in 0..n_in {
@@ -140,7 +142,50 @@ where
             vals[i].data_mut()[k] = x0 - opts.eps;
             let fm = eval(&vals);
             for j in 0..n_out {
-                let numeric = (fp.data()[j] - fm.data()[j]) / (2.0 * opts.eps);
+                numeric[i][j * n_in + k] = (fp.data()[j] - fm.data()[j]) / (2.0 * opts.eps);
+            }
+        }
+    }
+    compare(inputs, n_out, &analytic, &numeric, opts, check)?;
+    if opts.check_forward_ad && check == "gradcheck" {
+        // Forward mode: column k of input i is the tangent of the output for a unit tangent
+        // at that element.
+        let zeros: Vec<Tensor<f64>> = inputs.iter().map(|t| Tensor::zeros(t.shape())).collect();
+        let mut forward: Vec<Vec<f64>> = inputs.iter().map(|t| vec![0.0; n_out * t.numel()]).collect();
+        for i in 0..inputs.len() {
+            let n_in = inputs[i].numel();
+            for k in 0..n_in {
+                let mut ts = zeros.clone();
+                ts[i].data_mut()[k] = 1.0;
+                let (_, t) = crate::forward::jvp(f, inputs, &ts);
+                for j in 0..n_out {
+                    forward[i][j * n_in + k] = t.data()[j];
+                }
+            }
+        }
+        compare(inputs, n_out, &forward, &numeric, opts, "gradcheck (forward mode)")?;
+    }
+    Ok(())
+}
+
+/// Compares an analytic Jacobian with the numeric one entry by entry; the error names the
+/// worst entry.
+fn compare(
+    inputs: &[Tensor<f64>],
+    n_out: usize,
+    analytic: &[Vec<f64>],
+    numeric: &[Vec<f64>],
+    opts: GradcheckOptions,
+    check: &'static str,
+) -> Result<(), GradcheckError> {
+    let mut worst: Option<GradcheckError> = None;
+    let mut worst_ratio = 0.0;
+    let mut mismatches = 0;
+    for i in 0..inputs.len() {
+        let n_in = inputs[i].numel();
+        for k in 0..n_in {
+            for j in 0..n_out {
+                let numeric = numeric[i][j * n_in + k];
                 let a = analytic[i][j * n_in + k];
                 let abs_err = (a - numeric).abs();
                 let tol = opts.atol + opts.rtol * numeric.abs();
@@ -219,76 +264,4 @@ where
     let mut all_inputs = inputs.to_vec();
     all_inputs.push(v);
     check_jacobian(&g, &all_inputs, opts, "gradgradcheck")
-}
-
-/// The Jacobian of `f` at `x`: a tensor of shape `f(x).shape() ++ x.shape()`, computed with
-/// one reverse sweep per output element.
-pub fn jacobian<T: Float>(f: impl Fn(&Var<T>) -> Var<T>, x: &Tensor<T>) -> Tensor<T> {
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = f(&xv);
-    let n_out = y.numel();
-    let mut data = Vec::with_capacity(n_out * x.numel());
-    for j in 0..n_out {
-        let mut seed = vec![T::ZERO; n_out];
-        seed[j] = T::ONE;
-        if y.requires_grad() {
-            let seed = Var::constant(Tensor::from_vec(seed, y.shape()).expect("seed shape"));
-            data.extend_from_slice(grad_with_seeds(&[&y], vec![seed], &[&xv], false).wrt(&xv).data());
-        } else {
-            data.extend(std::iter::repeat_n(T::ZERO, x.numel()));
-        }
-    }
-    let mut shape = y.shape().to_vec();
-    shape.extend_from_slice(x.shape());
-    Tensor::from_vec(data, shape).expect("jacobian shape")
-}
-
-/// The Hessian of a scalar function `f` at `x`: shape `x.shape() ++ x.shape()`.
-///
-/// # Panics
-/// If `f` does not return a single element.
-pub fn hessian<T: Float>(f: impl Fn(&Var<T>) -> Var<T>, x: &Tensor<T>) -> Tensor<T> {
-    jacobian(
-        |xv| {
-            let y = f(xv);
-            assert_eq!(y.numel(), 1, "hessian: f must return one element, got shape {:?}", y.shape());
-            grad(&[&y], &[xv], true).wrt_var(xv)
-        },
-        x,
-    )
-}
-
-/// The Hessian-vector product `H(x) v` of a scalar function, by differentiating
-/// `grad f(x) . v` (two reverse sweeps, no Hessian materialised).
-///
-/// ```
-/// use autograd::{hvp, Tensor};
-/// // f(x) = sum(x^3): H = diag(6x), so H v = 6 x v.
-/// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0], [2])?;
-/// let v = Tensor::<f64>::from_vec(vec![0.5, -1.0], [2])?;
-/// let hv = hvp(|x| x.powi(3).sum(), &x, &v);
-/// assert_eq!(hv.to_vec(), vec![3.0, -12.0]);
-///
-/// // Against finite differences of the gradient: (g(x + h v) - g(x - h v)) / 2h.
-/// let g = |x: &Tensor<f64>| autograd::jacobian(|x| x.powi(3).sum(), x);
-/// let h = 1e-5;
-/// let xp = x.add(&v.scale(h));
-/// let xm = x.sub(&v.scale(h));
-/// let fd = g(&xp).sub(&g(&xm)).scale(1.0 / (2.0 * h));
-/// assert!(hv.allclose(&fd, 1e-6, 1e-8));
-/// # Ok::<(), autograd::Error>(())
-/// ```
-pub fn hvp<T: Float>(f: impl Fn(&Var<T>) -> Var<T>, x: &Tensor<T>, v: &Tensor<T>) -> Tensor<T> {
-    assert_eq!(x.shape(), v.shape(), "hvp: x {:?} and v {:?} differ in shape", x.shape(), v.shape());
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = f(&xv);
-    assert_eq!(y.numel(), 1, "hvp: f must return one element, got shape {:?}", y.shape());
-    let g = grad(&[&y], &[&xv], true).wrt_var(&xv);
-    let gv = (&g * &Var::constant(v.clone())).sum();
-    if !gv.requires_grad() {
-        return Tensor::zeros(x.shape());
-    }
-    grad(&[&gv], &[&xv], false).wrt(&xv)
 }

@@ -6,7 +6,6 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::shape::{self, fmt_shape, numel, Shape};
 use crate::simd::{Map3Into, MapInto, RowsFoldKernel, RunFoldKernel, ZipInto};
-use crate::tensor::Tensor;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 use std::mem::MaybeUninit;
@@ -111,7 +110,7 @@ fn fill<T: Float>(n: usize, unit: usize, fill: impl Fn(usize, &mut [MaybeUninit<
     let threads = rayon::current_num_threads();
     if n >= PAR_MIN_ELEMS && threads > 1 {
         let chunk = n.div_ceil(4 * threads).max(4096).div_ceil(unit.max(1)) * unit.max(1);
-        crate::tape::with_default_modes(|| {
+        crate::modes::with_default_modes(|| {
             slots.par_chunks_mut(chunk).enumerate().for_each(|(i, s)| fill(i * chunk, s))
         });
     } else {
@@ -274,31 +273,30 @@ pub(crate) fn reduce<T: Float>(data: &[T], shape: &[usize], kept: &[usize], init
     out
 }
 
+/// A matrix operand: its elements (row-major) and shape.
+pub(crate) type Operand<'a, T> = (&'a [T], &'a [usize]);
+
 /// Batched matrix product of operands with at least 2 dimensions each: `op(a) @ op(b)`
 /// where `op` transposes the last two dimensions when `ta` / `tb` is set (by strides, no
-/// copy). Leading (batch) dimensions broadcast. Shapes are checked here.
-pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Result<Tensor<T>> {
+/// copy). Leading (batch) dimensions broadcast. Shapes are checked here. Returns the
+/// elements and the shape of the product.
+pub(crate) fn matmul_nd<T: Float>((a, sha): Operand<T>, (b, shb): Operand<T>, ta: bool, tb: bool) -> Result<(Vec<T>, Shape)> {
     let describe = || {
-        format!(
-            "{}{} x {}{}",
-            fmt_shape(a.shape()),
-            if ta { "^T" } else { "" },
-            fmt_shape(b.shape()),
-            if tb { "^T" } else { "" }
-        )
+        format!("{}{} x {}{}", fmt_shape(sha), if ta { "^T" } else { "" }, fmt_shape(shb), if tb { "^T" } else { "" })
     };
-    if a.ndim() < 2 || b.ndim() < 2 {
+    let (na, nb_) = (sha.len(), shb.len());
+    if na < 2 || nb_ < 2 {
         return Err(Error::new("matmul", format!("{}: batched operands need at least 2 dimensions", describe())));
     }
-    let (ra, ca) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
-    let (rb, cb) = (b.shape()[b.ndim() - 2], b.shape()[b.ndim() - 1]);
+    let (ra, ca) = (sha[na - 2], sha[na - 1]);
+    let (rb, cb) = (shb[nb_ - 2], shb[nb_ - 1]);
     let (m, k) = if ta { (ca, ra) } else { (ra, ca) };
     let (k2, n) = if tb { (cb, rb) } else { (rb, cb) };
     if k != k2 {
         return Err(Error::new("matmul", format!("{}: inner dimensions {} and {} differ", describe(), k, k2)));
     }
-    let ba = &a.shape()[..a.ndim() - 2];
-    let bb = &b.shape()[..b.ndim() - 2];
+    let ba = &sha[..na - 2];
+    let bb = &shb[..nb_ - 2];
     let batch = shape::broadcast_shapes("matmul", ba, bb)
         .map_err(|_| Error::new("matmul", format!("{}: batch dimensions do not broadcast", describe())))?;
     let nb = numel(&batch);
@@ -321,9 +319,9 @@ pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bo
     if m > 0 && n > 0 {
         for (bi, (&oa, &ob)) in offs_a.iter().zip(&offs_b).enumerate() {
             gemm_strided(
-                &a.data()[oa * sa..(oa + 1) * sa],
+                &a[oa * sa..(oa + 1) * sa],
                 (rsa, csa),
-                &b.data()[ob * sb..(ob + 1) * sb],
+                &b[ob * sb..(ob + 1) * sb],
                 (rsb, csb),
                 &mut slots[bi * m * n..(bi + 1) * m * n],
                 m,
@@ -338,37 +336,7 @@ pub(crate) fn matmul_nd<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bo
     let mut out_shape: Shape = batch;
     out_shape.push(m);
     out_shape.push(n);
-    Ok(Tensor::from_parts(out, out_shape))
-}
-
-/// `numpy.matmul`: 1-d operands are promoted to a row (left) or a column (right) and the
-/// added dimension removed from the result.
-pub(crate) fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Result<Tensor<T>> {
-    if a.ndim() == 0 || b.ndim() == 0 {
-        return Err(Error::new(
-            "matmul",
-            format!("{} x {}: operands must have at least 1 dimension", fmt_shape(a.shape()), fmt_shape(b.shape())),
-        ));
-    }
-    let ka = a.shape()[a.ndim() - 1];
-    let kb = if b.ndim() == 1 { b.shape()[0] } else { b.shape()[b.ndim() - 2] };
-    if ka != kb {
-        return Err(Error::new(
-            "matmul",
-            format!("{} x {}: inner dimensions {} and {} differ", fmt_shape(a.shape()), fmt_shape(b.shape()), ka, kb),
-        ));
-    }
-    let a2 = if a.ndim() == 1 { a.reshape([1, ka]) } else { a.clone() };
-    let b2 = if b.ndim() == 1 { b.reshape([kb, 1]) } else { b.clone() };
-    let out = matmul_nd(&a2, &b2, false, false)?;
-    let mut s: Shape = out.shape().into();
-    if b.ndim() == 1 {
-        s.pop();
-    }
-    if a.ndim() == 1 {
-        s.remove(s.len() - if b.ndim() == 1 { 1 } else { 2 });
-    }
-    Ok(out.reshape(s))
+    Ok((out, out_shape))
 }
 
 /// Threads for one product: the calling thread alone below 2^24 multiply-adds, where
@@ -483,7 +451,7 @@ unsafe fn gemm_checked<T: Float>(
         )
     };
     if threads > 1 {
-        crate::tape::with_default_modes(run)
+        crate::modes::with_default_modes(run)
     } else {
         run()
     }
@@ -492,32 +460,36 @@ unsafe fn gemm_checked<T: Float>(
 /// The fused dense layer `x @ w + bias` for `x` `[n, in]`, `w` `[in, out]` and `bias` `[out]`:
 /// the bias rows are written first and the product accumulated onto them (no separate pass
 /// over the output). Shapes are checked here.
-pub(crate) fn linear<T: Float>(x: &Tensor<T>, w: &Tensor<T>, bias: Option<&Tensor<T>>) -> Result<Tensor<T>> {
+pub(crate) fn linear<T: Float>(
+    (x, shx): Operand<T>,
+    (w, shw): Operand<T>,
+    bias: Option<Operand<T>>,
+) -> Result<(Vec<T>, Shape)> {
     let bad = |why: String| {
         Err(Error::new(
             "linear",
             format!(
                 "x {}, weight {}{}: {why}",
-                fmt_shape(x.shape()),
-                fmt_shape(w.shape()),
-                bias.map(|b| format!(", bias {}", fmt_shape(b.shape()))).unwrap_or_default()
+                fmt_shape(shx),
+                fmt_shape(shw),
+                bias.map(|(_, s)| format!(", bias {}", fmt_shape(s))).unwrap_or_default()
             ),
         ))
     };
-    if x.ndim() != 2 || w.ndim() != 2 {
+    if shx.len() != 2 || shw.len() != 2 {
         return bad("x and weight must be 2-d ([n, in] and [in, out])".into());
     }
-    let (n, k, out) = (x.shape()[0], x.shape()[1], w.shape()[1]);
-    if w.shape()[0] != k {
-        return bad(format!("x has {k} features but the weight takes {}", w.shape()[0]));
+    let (n, k, out) = (shx[0], shx[1], shw[1]);
+    if shw[0] != k {
+        return bad(format!("x has {k} features but the weight takes {}", shw[0]));
     }
     let b = match bias {
-        Some(b) if b.shape() != [out] => return bad(format!("the bias must be [{out}]")),
-        Some(b) => b,
-        None => return matmul_nd(x, w, false, false), // nothing to accumulate onto
+        Some((_, s)) if s != [out] => return bad(format!("the bias must be [{out}]")),
+        Some((b, _)) => b,
+        None => return matmul_nd((x, shx), (w, shw), false, false), // nothing to accumulate onto
     };
     let mut res: Vec<T> = crate::pool::take(n * out);
-    (0..n).for_each(|_| res.extend_from_slice(b.data()));
-    gemm_accumulate(x.data(), (k, 1), w.data(), (out, 1), &mut res, n, k, out);
-    Ok(Tensor::from_parts(res, SmallVec::from_slice(&[n, out])))
+    (0..n).for_each(|_| res.extend_from_slice(b));
+    gemm_accumulate(x, (k, 1), w, (out, 1), &mut res, n, k, out);
+    Ok((res, SmallVec::from_slice(&[n, out])))
 }

@@ -5,8 +5,8 @@
 //! ([`Var::backward`], [`grad`]) gives the gradients. Backward rules are written with the
 //! same differentiable ops, so with `create_graph` gradients are on the tape again and can
 //! be differentiated: second derivatives, Hessian-vector products ([`hvp`]), [`jacobian`],
-//! [`hessian`]. [`gradcheck`] and [`gradgradcheck`] compare the tape against finite
-//! differences.
+//! [`hessian`]. Forward mode ([`jvp`], [`jacfwd`]) carries tangents alongside values.
+//! [`gradcheck`] and [`gradgradcheck`] compare the tape against finite differences.
 //!
 //! ```
 //! use autograd::{Tape, Tensor};
@@ -28,27 +28,53 @@
 //! `try_` twins that return [`Error`] instead. Constructors from data return `Result`.
 #![warn(missing_docs)]
 
+mod derivatives;
 mod error;
 mod fastmath;
 mod float;
+mod forward;
+mod gemm;
 mod gradcheck;
+mod graph;
 mod kernels;
+mod modes;
+mod op;
 mod ops;
 pub mod pool;
+mod rules;
 pub mod shape;
 pub mod simd;
-mod tape;
+mod softmax;
+mod sweep;
 mod tensor;
+mod tensor_ops;
+mod var;
 
+pub use derivatives::{hessian, hvp, jacobian, vhp};
 pub use error::{Error, Result};
 pub use float::Float;
-pub use gradcheck::{gradcheck, gradgradcheck, hessian, hvp, jacobian, GradcheckError, GradcheckOptions};
-pub use ops::{one_hot, LinearActivation};
+pub use forward::{forward_ad, jacfwd, jvp};
+pub use gradcheck::{gradcheck, gradgradcheck, GradcheckError, GradcheckOptions};
+pub use graph::{InputGrads, Tape, Var};
+pub use modes::{
+    anomaly_guard, detect_anomaly, enable_grad_guard, is_anomaly_enabled, is_forward_ad_enabled, is_grad_enabled,
+    no_grad, no_grad_guard, AnomalyGuard, GradModeGuard, ModeGuard,
+};
+pub use op::{Function, Op};
+pub use ops::fused::LinearActivation;
 pub use shape::Shape;
 pub use smallvec::smallvec;
-pub use tape::{
-    anomaly_guard, detect_anomaly, enable_grad_guard, grad, grad_with_seeds, is_anomaly_enabled, is_grad_enabled,
-    no_grad, no_grad_guard, AnomalyGuard, BackwardOptions, Function, GradModeGuard, Gradients, InputGrads, Op,
-    PlainGrads, ScalarGrads, Tape, Var,
-};
+pub use sweep::{grad, grad_with, grad_with_seeds, BackwardOptions, GradOptions, Gradients};
 pub use tensor::Tensor;
+
+/// One-hot encoding: a `[labels.len(), classes]` tensor with a 1 at each label.
+///
+/// # Panics
+/// If a label is not below `classes`; see [`Tensor::try_one_hot`].
+#[track_caller]
+pub fn one_hot<T: Float>(labels: &[usize], classes: usize) -> Tensor<T> {
+    match Tensor::try_one_hot(labels, classes) {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -13,7 +13,6 @@
 //! [`set_limit`]; 0 turns it off) in at most 64 buffers; the oldest go first. [`clear`] hands
 //! everything back to the allocator. Results never depend on the pool, only speed.
 
-use crate::float::Float;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -34,26 +33,47 @@ pub fn limit() -> usize {
 /// over it now.
 pub fn set_limit(bytes: usize) {
     // Stored under each pool's lock (see `give`), then the pool is trimmed to it.
-    f32::buffer_pool().set_limit_and_trim(bytes);
-    f64::buffer_pool().set_limit_and_trim(bytes);
+    <f32 as Pooled>::pool().set_limit_and_trim(bytes);
+    <f64 as Pooled>::pool().set_limit_and_trim(bytes);
 }
 
 /// Returns every pooled buffer to the allocator.
 pub fn clear() {
-    f32::buffer_pool().trim(0);
-    f64::buffer_pool().trim(0);
+    <f32 as Pooled>::pool().trim(0);
+    <f64 as Pooled>::pool().trim(0);
 }
 
 /// Bytes held by the pool now, over both element types.
 pub fn pooled_bytes() -> usize {
-    f32::buffer_pool().bytes() + f64::buffer_pool().bytes()
+    <f32 as Pooled>::pool().bytes() + <f64 as Pooled>::pool().bytes()
 }
 
-/// A pool of spare buffers for one element type.
-#[doc(hidden)]
-pub struct Pool<T> {
-    inner: Mutex<Inner<T>>,
+pub(crate) mod sealed {
+    /// An element type with a pool of its own (implemented for every type tensors or the
+    /// kernels keep in buffers). Sealed: nameable only inside the crate.
+    pub trait Pooled: Copy + Send + 'static {
+        /// The pool of spare buffers of this type.
+        fn pool() -> &'static Pool<Self>;
+    }
+
+    /// A pool of spare buffers for one element type.
+    pub struct Pool<T> {
+        pub(super) inner: std::sync::Mutex<super::Inner<T>>,
+    }
 }
+use sealed::{Pool, Pooled};
+
+macro_rules! pooled {
+    ($($t:ty),*) => {$(
+        impl Pooled for $t {
+            fn pool() -> &'static Pool<$t> {
+                static POOL: Pool<$t> = Pool::new();
+                &POOL
+            }
+        }
+    )*};
+}
+pooled!(f32, f64);
 
 struct Inner<T> {
     /// Oldest first.
@@ -63,7 +83,7 @@ struct Inner<T> {
 
 impl<T> Pool<T> {
     /// An empty pool (usable in a `static`).
-    pub const fn new() -> Self {
+    const fn new() -> Self {
         Pool { inner: Mutex::new(Inner { bufs: Vec::new(), bytes: 0 }) }
     }
 
@@ -98,19 +118,13 @@ impl<T> Pool<T> {
     }
 }
 
-impl<T> Default for Pool<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// An empty vector with room for at least `n` elements: a pooled buffer of capacity between
 /// `n` and `2n` when there is one (the smallest such), else a fresh allocation.
-pub(crate) fn take<T: Float>(n: usize) -> Vec<T> {
+pub(crate) fn take<T: Pooled>(n: usize) -> Vec<T> {
     if n * std::mem::size_of::<T>() < MIN_BYTES {
         return Vec::with_capacity(n);
     }
-    let pool = T::buffer_pool();
+    let pool = T::pool();
     let mut p = pool.lock();
     let best = p
         .bufs
@@ -131,21 +145,21 @@ pub(crate) fn take<T: Float>(n: usize) -> Vec<T> {
 }
 
 /// `n` copies of `v`, in a pooled buffer when there is one.
-pub(crate) fn filled<T: Float>(n: usize, v: T) -> Vec<T> {
+pub(crate) fn filled<T: Pooled>(n: usize, v: T) -> Vec<T> {
     let mut out = take(n);
     out.resize(n, v);
     out
 }
 
 /// Hands `v` to the pool (or drops it when it is small, or does not fit under the limit).
-pub(crate) fn give<T: Float>(v: Vec<T>) {
+pub(crate) fn give<T: Pooled>(v: Vec<T>) {
     let bytes = v.capacity() * std::mem::size_of::<T>();
     if bytes < MIN_BYTES {
         return;
     }
     let mut freed = Vec::new();
     {
-        let mut p = T::buffer_pool().lock();
+        let mut p = T::pool().lock();
         // Read under the lock, so that a concurrent `set_limit` (which trims under it too) is
         // never undone by a buffer admitted against the old limit.
         let limit = limit();

@@ -122,3 +122,70 @@ pub fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
     let off = to.len() - from.len();
     from.iter().enumerate().all(|(i, &d)| d == to[i + off] || d == 1)
 }
+
+// --------------------------------------------------------------------- helpers of the ops
+
+/// `(product of dims before axis, dim at axis, product of dims after axis)`.
+pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (numel(&shape[..axis]), shape[axis], numel(&shape[axis + 1..]))
+}
+
+pub(crate) fn drop_axes(shape: &[usize], axes: &[usize]) -> Shape {
+    shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
+}
+
+pub(crate) fn check_perm(perm: &[usize], ndim: usize) -> Result<()> {
+    let mut seen: SmallVec<[bool; 8]> = SmallVec::from_elem(false, ndim);
+    if perm.len() != ndim {
+        return Err(Error::new(
+            "permute",
+            format!("permutation {perm:?} has {} entries for {ndim} dimensions", perm.len()),
+        ));
+    }
+    for &p in perm {
+        if p >= ndim || seen[p] {
+            return Err(Error::new("permute", format!("{perm:?} is not a permutation of 0..{ndim}")));
+        }
+        seen[p] = true;
+    }
+    Ok(())
+}
+
+pub(crate) fn swap_perm(op: &'static str, ndim: usize, a: isize, b: isize) -> Result<SmallVec<[usize; 4]>> {
+    let a = normalize_axis(op, a, ndim)?;
+    let b = normalize_axis(op, b, ndim)?;
+    let mut perm: SmallVec<[usize; 4]> = (0..ndim).collect();
+    perm.swap(a, b);
+    Ok(perm)
+}
+
+pub(crate) fn infer_shape(shape: &[isize], n: usize, from: &[usize]) -> Result<Shape> {
+    let mut out: Shape = SmallVec::new();
+    let mut infer = None;
+    let mut known = 1usize;
+    for (i, &d) in shape.iter().enumerate() {
+        if d == -1 {
+            if infer.is_some() {
+                return Err(Error::new("reshape", format!("only one dimension may be -1 in {shape:?}")));
+            }
+            infer = Some(i);
+            out.push(0);
+        } else if d < 0 {
+            return Err(Error::new("reshape", format!("invalid dimension {d} in {shape:?}")));
+        } else {
+            known *= d as usize;
+            out.push(d as usize);
+        }
+    }
+    if let Some(i) = infer {
+        if known == 0 || !n.is_multiple_of(known) {
+            return Err(Error::new(
+                "reshape",
+                format!("cannot reshape {} ({n} elements) into {shape:?}", fmt_shape(from)),
+            ));
+        }
+        out[i] = n / known;
+    }
+    Ok(out)
+}
+

@@ -136,17 +136,50 @@ fn second_derivatives() {
 #[test]
 fn jacobian_hessian_hvp() {
     let x = t(&[0.5, -1.0, 2.0], &[3]);
-    // f(x) = x^2 elementwise: J = diag(2x)
-    let j = jacobian(|x| x.square(), &x);
-    assert_eq!(j.shape(), &[3, 3]);
-    assert_eq!(j.to_vec(), vec![1.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 4.0]);
+    // f(x) = x^2 elementwise: J = diag(2x), in reverse and in forward mode
+    let want = vec![1.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 4.0];
+    let j = jacobian(|x| x[0].square(), std::slice::from_ref(&x));
+    assert_eq!(j[0].shape(), &[3, 3]);
+    assert_eq!(j[0].to_vec(), want);
+    assert_eq!(autograd::jacfwd(|x| x[0].square(), std::slice::from_ref(&x))[0].to_vec(), want);
     // f(x) = x0 x1 + x2^3: H = [[0,1,0],[1,0,0],[0,0,6 x2]]
     let f = |x: &Var<f64>| &x.narrow(0, 0, 1) * &x.narrow(0, 1, 1) + x.narrow(0, 2, 1).powi(3);
-    let fs = |x: &Var<f64>| f(x).sum();
-    let h = hessian(fs, &x);
-    assert_eq!(h.to_vec(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 12.0]);
+    let fs = |x: &[Var<f64>]| f(&x[0]).sum();
+    let h = hessian(fs, std::slice::from_ref(&x));
+    assert_eq!(h[0][0].to_vec(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 12.0]);
     let v = t(&[1.0, 2.0, 3.0], &[3]);
-    assert_eq!(hvp(fs, &x, &v).to_vec(), vec![2.0, 1.0, 36.0]);
+    assert_eq!(hvp(fs, std::slice::from_ref(&x), std::slice::from_ref(&v))[0].to_vec(), vec![2.0, 1.0, 36.0]);
+    assert_eq!(autograd::vhp(fs, &[x], &[v])[0].to_vec(), vec![2.0, 1.0, 36.0]);
+}
+
+/// Several inputs: the blocks of the Jacobian and the Hessian, and H v, against hand-derived
+/// values, forward and reverse.
+#[test]
+fn derivatives_of_functions_of_several_inputs() {
+    // f(x, y) = sum(x^2 * y) for x, y in R^2: grad_x = 2xy, grad_y = x^2;
+    // H_xx = diag(2y), H_xy = diag(2x), H_yy = 0.
+    let x = t(&[1.0, 2.0], &[2]);
+    let y = t(&[3.0, -1.0], &[2]);
+    let f = |v: &[Var<f64>]| (v[0].square() * &v[1]).sum();
+    let h = hessian(f, &[x.clone(), y.clone()]);
+    assert_eq!(h[0][0].to_vec(), vec![6.0, 0.0, 0.0, -2.0]);
+    assert_eq!(h[0][1].to_vec(), vec![2.0, 0.0, 0.0, 4.0]);
+    assert_eq!(h[1][0].to_vec(), vec![2.0, 0.0, 0.0, 4.0]);
+    assert_eq!(h[1][1].to_vec(), vec![0.0; 4]);
+    let (u, w) = (t(&[1.0, 0.5], &[2]), t(&[-1.0, 2.0], &[2]));
+    let hv = hvp(f, &[x.clone(), y.clone()], &[u.clone(), w.clone()]);
+    // H_xx u + H_xy w = (6 - 2, -1 + 8), H_yx u + H_yy w = (2, 2)
+    assert_eq!(hv[0].to_vec(), vec![4.0, 7.0]);
+    assert_eq!(hv[1].to_vec(), vec![2.0, 2.0]);
+    let vh = autograd::vhp(f, &[x.clone(), y.clone()], &[u, w]);
+    assert_eq!(vh[0].to_vec(), hv[0].to_vec());
+    assert_eq!(vh[1].to_vec(), hv[1].to_vec());
+    // The Jacobian of g(x, y) = x * y (elementwise): diag(y) and diag(x), both modes.
+    let g = |v: &[Var<f64>]| &v[0] * &v[1];
+    for j in [jacobian(g, &[x.clone(), y.clone()]), autograd::jacfwd(g, &[x.clone(), y.clone()])] {
+        assert_eq!(j[0].to_vec(), vec![3.0, 0.0, 0.0, -1.0]);
+        assert_eq!(j[1].to_vec(), vec![1.0, 0.0, 0.0, 2.0]);
+    }
 }
 
 #[test]

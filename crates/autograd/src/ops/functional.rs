@@ -1,202 +1,97 @@
 //! Neural-network functions with fused, numerically stable forward passes: softmax,
 //! log-softmax, cross-entropy from logits, binary cross-entropy with logits.
 
+use crate::error::OrPanic;
 use crate::float::Float;
+use crate::graph::Var;
+use crate::rules::{Algebra, Grads, StructRule, Structured};
 use crate::shape::{self as sh, fmt_shape};
-use crate::simd::{fold_lanes, vectorized, Kernel};
-use crate::tape::{InputGrads, Op, Var};
-use crate::tensor::{split_at_axis, Tensor};
+use crate::simd::vectorized;
+use crate::softmax::CrossEntropyRows;
+use crate::tensor::Tensor;
+use crate::var::record;
 use smallvec::smallvec;
 use std::rc::Rc;
 
-/// Softmax or log-softmax of every lane along `axis`. Contiguous lanes (the last axis, the
-/// usual case) run in one vectorized kernel; other axes copy each lane out and back.
-fn lanes<T: Float>(x: &Tensor<T>, axis: usize, log: bool) -> Tensor<T> {
-    let (outer, n, inner) = split_at_axis(x.shape(), axis);
-    let mut out = crate::pool::filled(x.numel(), T::ZERO);
-    let data = x.data();
-    if inner == 1 {
-        vectorized(SoftmaxRows { data, out: &mut out, n, log });
-    } else {
-        let mut lane = vec![T::ZERO; n];
-        let mut res = vec![T::ZERO; n];
-        for o in 0..outer {
-            for i in 0..inner {
-                for k in 0..n {
-                    lane[k] = data[(o * n + k) * inner + i];
-                }
-                vectorized(SoftmaxRows { data: &lane, out: &mut res, n, log });
-                for k in 0..n {
-                    out[(o * n + k) * inner + i] = res[k];
-                }
-            }
-        }
-    }
-    Tensor::from_vec(out, x.shape()).expect("lanes keep the shape")
-}
-
-/// The largest element of a row ignoring NaN, or 0 when that is not finite (an all -inf row,
-/// an empty one), so that subtracting it never makes NaN out of infinities.
-#[inline(always)]
-fn lane_max<T: Float>(row: &[T]) -> T {
-    let m = fold_lanes(row, T::NEG_INFINITY, &|a: T, v: T| if v > a { v } else { a });
-    if m.is_finite() {
-        m
-    } else {
-        T::ZERO
-    }
-}
-
-/// Softmax (or log-softmax) of each row of `n` contiguous elements of `data` into `out`: the
-/// maximum subtracted, exponentials in one vector pass, their sum in vector lanes.
-struct SoftmaxRows<'a, T> {
-    data: &'a [T],
-    out: &'a mut [T],
-    n: usize,
-    log: bool,
-}
-impl<T: Float> Kernel for SoftmaxRows<'_, T> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        if self.n == 0 {
-            return;
-        }
-        for (row, o) in self.data.chunks_exact(self.n).zip(self.out.chunks_exact_mut(self.n)) {
-            let m = lane_max(row);
-            for (o, &v) in o.iter_mut().zip(row) {
-                *o = (v - m).exp();
-            }
-            let s = fold_lanes(o, T::ZERO, &|a: T, b: T| a + b);
-            if self.log {
-                let lse = m + s.ln();
-                for (o, &v) in o.iter_mut().zip(row) {
-                    *o = v - lse;
-                }
-            } else {
-                for o in o.iter_mut() {
-                    *o /= s;
-                }
-            }
-        }
-    }
-}
-
-/// Sum over rows of `logsumexp(row) - row[target]`, in f64.
-struct CrossEntropyRows<'a, T> {
-    data: &'a [T],
-    targets: &'a [usize],
-    scratch: &'a mut [T],
-}
-impl<T: Float> Kernel for CrossEntropyRows<'_, T> {
-    type Output = f64;
-    #[inline(always)]
-    fn run(self) -> f64 {
-        let c = self.scratch.len();
-        let mut total = 0.0f64;
-        if c == 0 {
-            return total;
-        }
-        for (row, &t) in self.data.chunks_exact(c).zip(self.targets) {
-            let m = lane_max(row);
-            for (e, &v) in self.scratch.iter_mut().zip(row) {
-                *e = (v - m).exp();
-            }
-            let s = fold_lanes(self.scratch, T::ZERO, &|a: T, b: T| a + b);
-            total += (m + s.ln() - row[t]).to_f64();
-        }
-        total
-    }
-}
-
-/// `((softmax(x) - onehot(targets)) / n) * g` for logits `[n, c]`: the cross-entropy gradient
-/// in one buffer, with the operations of the differentiable rule in its order (so both
-/// sweeps give the same bits).
-fn cross_entropy_grad<T: Float>(x: &Tensor<T>, targets: &[usize], n: T, g: T) -> Tensor<T> {
-    let c = x.shape()[1];
-    let mut out = crate::pool::filled(x.numel(), T::ZERO);
-    vectorized(SoftmaxRows { data: x.data(), out: &mut out, n: c, log: false });
-    if c > 0 {
-        for (row, &t) in out.chunks_exact_mut(c).zip(targets) {
-            row[t] -= T::ONE;
-        }
-    }
-    struct Scale<'a, T>(&'a mut [T], T, T);
-    impl<T: Float> Kernel for Scale<'_, T> {
-        type Output = ();
-        #[inline(always)]
-        fn run(self) {
-            let (n, g) = (self.1, self.2);
-            for v in self.0.iter_mut() {
-                *v = (*v / n) * g;
-            }
-        }
-    }
-    vectorized(Scale(&mut out, n, g));
-    Tensor::from_vec(out, x.shape()).expect("same shape as the logits")
+/// `y * (g - sum(g * y))` along `axis`: the gradient of softmax's input given its output `y`
+/// and the output's gradient `g`. Softmax's Jacobian is symmetric, so this is its tangent
+/// rule too.
+fn softmax_vjp<T: Float, A: Algebra<T>>(y: &A, g: &A, axis: isize) -> A {
+    let gy = g.mul(y);
+    gy.sub(&y.mul(&gy.sum_axes(&[axis], true)))
 }
 
 struct Softmax {
     axis: isize,
 }
-impl<T: Float> Op<T> for Softmax {
+impl<T: Float> StructRule<T> for Softmax {
     fn name(&self) -> &'static str {
         "softmax"
     }
-    fn backward(&self, _inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        // dx = y * (g - sum(g * y))
-        let gy = g * y;
-        smallvec![Some(&gy - &(y * &gy.sum_axes(&[self.axis], true)))]
+    fn vjp<A: Algebra<T>>(&self, _x: &[A], y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        smallvec![needs[0].then(|| softmax_vjp(y, g, self.axis))]
+    }
+    fn jvp(&self, _x: &[Var<T>], y: &Var<T>, dx: &[Option<Var<T>>]) -> Option<Var<T>> {
+        Some(softmax_vjp(y, dx[0].as_ref()?, self.axis))
     }
 }
 
 struct LogSoftmax {
     axis: isize,
 }
-impl<T: Float> Op<T> for LogSoftmax {
+impl<T: Float> StructRule<T> for LogSoftmax {
     fn name(&self) -> &'static str {
         "log_softmax"
     }
-    fn backward(&self, _inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        // dx = g - softmax(x) * sum(g), with softmax(x) = exp(y)
-        smallvec![Some(g - &(&y.exp() * &g.sum_axes(&[self.axis], true)))]
+    fn vjp<A: Algebra<T>>(&self, _x: &[A], y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        // g - softmax(x) * sum(g), with softmax(x) = exp(y)
+        smallvec![needs[0].then(|| g.sub(&y.exp().mul(&g.sum_axes(&[self.axis], true))))]
     }
 }
 
+/// Mean cross-entropy of logits `[n, c]` against integer targets. Its gradient is the fused
+/// [`CrossEntropyGrad`], an op of its own, so that both sweeps compute it in one pass.
 struct CrossEntropy {
     targets: Rc<[usize]>,
 }
-impl<T: Float> Op<T> for CrossEntropy {
+impl<T: Float> StructRule<T> for CrossEntropy {
     fn name(&self) -> &'static str {
         "cross_entropy"
     }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let x = &inputs[0];
-        let n = x.shape()[0];
-        if !crate::tape::is_grad_enabled() {
-            // A plain backward: nothing will differentiate this gradient, so compute it in one
-            // fused pass instead of the differentiable composite below.
-            let grad = cross_entropy_grad(x.value(), &self.targets, T::from_usize(n), g.value().item());
-            return smallvec![Some(Var::constant(grad))];
-        }
-        let onehot = Var::constant(Tensor::try_one_hot(&self.targets, x.shape()[1]).expect("checked in forward"));
+    fn vjp<A: Algebra<T>>(&self, x: &[A], _y: &A, g: &A, needs: &[bool]) -> Grads<A> {
         // d/dx mean_i(lse(x_i) - x_i[t_i]) = (softmax(x) - onehot) / n
-        let d = (&x.softmax(-1) - &onehot).div_scalar(T::from_usize(n));
-        smallvec![Some(&d * g)]
+        smallvec![needs[0].then(|| A::cross_entropy_grad(&x[0], &self.targets, g))]
+    }
+}
+
+/// `((softmax(x) - onehot(targets)) / n) * g` for logits `x` `[n, c]` and a scalar `g`: the
+/// gradient of [`CrossEntropy`], differentiable in turn.
+struct CrossEntropyGrad {
+    targets: Rc<[usize]>,
+}
+impl<T: Float> StructRule<T> for CrossEntropyGrad {
+    fn name(&self) -> &'static str {
+        "cross_entropy_grad"
+    }
+    fn vjp<A: Algebra<T>>(&self, x: &[A], _y: &A, u: &A, needs: &[bool]) -> Grads<A> {
+        let (x, g) = (&x[0], &x[1]);
+        let n = T::from_usize(x.shape()[0]);
+        // The output is softmax(x) scaled by g / n, less a constant: through softmax's rule.
+        let gx = needs[0].then(|| softmax_vjp(&x.softmax(-1), &u.mul(&g.div_c(n)), -1));
+        let gg = needs[1].then(|| A::cross_entropy_grad(x, &self.targets, &A::constant(Tensor::scalar(T::ONE))).mul(u).sum_axes(&[], false));
+        smallvec![gx, gg]
     }
 }
 
 struct BceWithLogits;
-impl<T: Float> Op<T> for BceWithLogits {
+impl<T: Float> StructRule<T> for BceWithLogits {
     fn name(&self) -> &'static str {
         "binary_cross_entropy_with_logits"
     }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let (x, t) = (&inputs[0], &inputs[1]);
-        let n = T::from_usize(x.numel());
-        let gx = x.requires_grad().then(|| &(&x.sigmoid() - t).div_scalar(n) * g);
-        let gt = t.requires_grad().then(|| &(-x).div_scalar(n) * g);
-        smallvec![gx, gt]
+    fn vjp<A: Algebra<T>>(&self, x: &[A], _y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        let (x, t) = (&x[0], &x[1]);
+        let n = T::from_usize(x.value().numel());
+        smallvec![needs[0].then(|| x.sigmoid().sub(t).div_c(n).mul(g)), needs[1].then(|| x.neg().div_c(n).mul(g))]
     }
 }
 
@@ -205,17 +100,17 @@ impl<T: Float> Var<T> {
     /// large logits do not overflow.
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Var<T> {
-        let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        let value = lanes(self.value(), ax, false);
-        Var::from_op(Softmax { axis: ax as isize }, &[self], value)
+        let ax = sh::normalize_axis("softmax", axis, self.ndim()).or_panic();
+        let value = self.value().softmax(ax as isize);
+        record(Structured(Softmax { axis: ax as isize }), &[self], value)
     }
 
     /// log(softmax(x)) along `axis`, computed as x - logsumexp(x) (stable, no log of 0).
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Var<T> {
-        let ax = sh::normalize_axis("log_softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        let value = lanes(self.value(), ax, true);
-        Var::from_op(LogSoftmax { axis: ax as isize }, &[self], value)
+        let ax = sh::normalize_axis("log_softmax", axis, self.ndim()).or_panic();
+        let value = self.value().log_softmax(ax as isize);
+        record(Structured(LogSoftmax { axis: ax as isize }), &[self], value)
     }
 
     /// Mean cross-entropy between logits `[n, classes]` and integer class targets
@@ -227,7 +122,7 @@ impl<T: Float> Var<T> {
     /// valid class.
     #[track_caller]
     pub fn cross_entropy(&self, targets: &[usize]) -> Var<T> {
-        self.try_cross_entropy(targets).unwrap_or_else(|e| panic!("{e}"))
+        self.try_cross_entropy(targets).or_panic()
     }
 
     /// Fallible [`cross_entropy`](Self::cross_entropy).
@@ -250,7 +145,7 @@ impl<T: Float> Var<T> {
         let mut scratch = vec![T::ZERO; c];
         let total = vectorized(CrossEntropyRows { data: self.value().data(), targets, scratch: &mut scratch });
         let value = Tensor::scalar(T::from_f64(total / n as f64));
-        Ok(Var::from_op(CrossEntropy { targets: targets.into() }, &[self], value))
+        Ok(record(Structured(CrossEntropy { targets: targets.into() }), &[self], value))
     }
 
     /// Mean binary cross-entropy between logits and targets in [0, 1] of the same shape
@@ -275,15 +170,16 @@ impl<T: Float> Var<T> {
             .map(|(&x, &t)| (x.max(T::ZERO) - x * t + (-x.abs()).exp().ln_1p()).to_f64())
             .sum();
         let value = Tensor::scalar(T::from_f64(total / self.numel() as f64));
-        Var::from_op(BceWithLogits, &[self, targets], value)
+        record(Structured(BceWithLogits), &[self, targets], value)
     }
 }
 
-impl<T: Float> Tensor<T> {
-    /// Softmax along `axis` (untracked).
+impl<T: Float> Var<T> {
+    /// The gradient of [`cross_entropy`](Self::cross_entropy) given the loss's gradient `g`
+    /// (a scalar), recorded as its own op.
     #[track_caller]
-    pub fn softmax(&self, axis: isize) -> Tensor<T> {
-        let ax = sh::normalize_axis("softmax", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        lanes(self, ax, false)
+    pub(crate) fn cross_entropy_grad(&self, targets: &Rc<[usize]>, g: &Var<T>) -> Var<T> {
+        let value = self.value().cross_entropy_grad(targets, g.value().item());
+        record(Structured(CrossEntropyGrad { targets: targets.clone() }), &[self, g], value)
     }
 }

@@ -1,9 +1,12 @@
 //! Fused ops: a dense layer with its bias and activation in one op.
 
-use crate::float::Float;
-use crate::kernels;
+use crate::error::OrPanic;
+use crate::float::{relu_value, sigmoid, Float};
+use crate::graph::Var;
+use crate::ops::unary::{Relu, Sigmoid, Tanh};
+use crate::rules::{Algebra, Grads, StructRule, Structured};
 use crate::simd::{vectorized, Kernel};
-use crate::tape::{is_grad_enabled, InputGrads, Op, Var};
+use crate::var::record;
 use smallvec::smallvec;
 
 /// The activation applied by [`Var::linear`], on the layer's output buffer in place.
@@ -31,8 +34,8 @@ impl<T: Float> Kernel for ActivateInPlace<'_, T> {
     fn run(self) {
         match self.act {
             LinearActivation::Identity => {}
-            LinearActivation::Relu => self.z.iter_mut().for_each(|v| *v = super::unary::relu_value(*v)),
-            LinearActivation::Sigmoid => self.z.iter_mut().for_each(|v| *v = super::unary::sigmoid(*v)),
+            LinearActivation::Relu => self.z.iter_mut().for_each(|v| *v = relu_value(*v)),
+            LinearActivation::Sigmoid => self.z.iter_mut().for_each(|v| *v = sigmoid(*v)),
             LinearActivation::Tanh => self.z.iter_mut().for_each(|v| *v = v.tanh()),
         }
     }
@@ -42,46 +45,42 @@ struct Linear {
     act: LinearActivation,
 }
 
-impl<T: Float> Op<T> for Linear {
+impl Linear {
+    /// The activation's derivative applied to `g` (the same formulas as the `relu`,
+    /// `sigmoid` and `tanh` ops, which need only the output `y`).
+    fn act_d<T: Float, A: Algebra<T>>(&self, y: &A, g: &A) -> A {
+        match self.act {
+            LinearActivation::Identity => g.clone(),
+            LinearActivation::Relu => A::unary_d(&Relu, y, y, g),
+            LinearActivation::Sigmoid => A::unary_d(&Sigmoid, y, y, g),
+            LinearActivation::Tanh => A::unary_d(&Tanh, y, y, g),
+        }
+    }
+}
+
+impl<T: Float> StructRule<T> for Linear {
     fn name(&self) -> &'static str {
         "linear"
     }
-    fn backward(&self, inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let (x, w) = (&inputs[0], &inputs[1]);
-        // The gradient at z = x @ w + b, from the output y (relu: y > 0 exactly where z > 0).
-        let gz = if self.act == LinearActivation::Identity {
-            g.clone()
-        } else if !is_grad_enabled() {
-            // A plain backward: g * act'(z) in one pass, with the rule's operations (so a NaN or
-            // inf gradient still propagates through relu's mask, and both sweeps agree).
-            let (gv, yv) = (g.value(), y.value());
-            let gz = match self.act {
-                LinearActivation::Identity => unreachable!("handled above"),
-                LinearActivation::Relu => {
-                    gv.zip_with(yv, "linear", |g, y| g * if y > T::ZERO { T::ONE } else { T::ZERO })
-                }
-                LinearActivation::Sigmoid => gv.zip_with(yv, "linear", |g, y| g * (y * (T::ONE - y))),
-                LinearActivation::Tanh => gv.zip_with(yv, "linear", |g, y| g * (T::ONE - y * y)),
-            };
-            Var::constant(gz)
-        } else {
-            // With create_graph: differentiable ops, as the unfused layer would record.
-            match self.act {
-                LinearActivation::Identity => g.clone(),
-                LinearActivation::Relu => {
-                    g * &Var::constant(y.value().map(|v| if v > T::ZERO { T::ONE } else { T::ZERO }))
-                }
-                LinearActivation::Sigmoid => g * &(y * &(-y + T::ONE)),
-                LinearActivation::Tanh => g * &(-y.square() + T::ONE),
-            }
-        };
-        let gx = x.requires_grad().then(|| gz.matmul_t(w));
-        let gw = w.requires_grad().then(|| x.t_matmul(&gz));
-        let mut grads: InputGrads<T> = smallvec![gx, gw];
-        if let Some(b) = inputs.get(2) {
-            grads.push(b.requires_grad().then(|| gz.sum_axes(&[0], false)));
+    fn vjp<A: Algebra<T>>(&self, x: &[A], y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        let (xv, w) = (&x[0], &x[1]);
+        // The gradient at z = x @ w + b.
+        let gz = self.act_d(y, g);
+        let mut grads: Grads<A> = smallvec![needs[0].then(|| gz.mm(w, false, true)), needs[1].then(|| xv.mm(&gz, true, false))];
+        if x.len() > 2 {
+            grads.push(needs[2].then(|| gz.sum_axes(&[0], false)));
         }
         grads
+    }
+    fn jvp(&self, x: &[Var<T>], y: &Var<T>, dx: &[Option<Var<T>>]) -> Option<Var<T>> {
+        // dz = dx w + x dw + db, then the activation's derivative.
+        let terms = [
+            dx[0].as_ref().map(|t| t.mm(&x[1], false, false)),
+            dx[1].as_ref().map(|t| x[0].mm(t, false, false)),
+            dx.get(2).and_then(|t| t.as_ref()).map(|t| t.broadcast_to(y.shape())),
+        ];
+        let dz = terms.into_iter().flatten().reduce(|a, b| &a + &b)?;
+        Some(self.act_d(y, &dz))
     }
 }
 
@@ -110,18 +109,18 @@ impl<T: Float> Var<T> {
     /// On shapes that do not fit, naming them (see [`try_linear`](Self::try_linear)).
     #[track_caller]
     pub fn linear(&self, w: &Var<T>, b: Option<&Var<T>>, act: LinearActivation) -> Var<T> {
-        self.try_linear(w, b, act).unwrap_or_else(|e| panic!("{e}"))
+        self.try_linear(w, b, act).or_panic()
     }
 
     /// Fallible [`linear`](Self::linear).
     #[track_caller]
     pub fn try_linear(&self, w: &Var<T>, b: Option<&Var<T>>, act: LinearActivation) -> crate::Result<Var<T>> {
-        let mut value = kernels::linear(self.value(), w.value(), b.map(|b| b.value()))?;
+        let mut value = self.value().try_linear(w.value(), b.map(|b| b.value()))?;
         vectorized(ActivateInPlace { z: value.data_mut(), act });
         let op = Linear { act };
         Ok(match b {
-            Some(b) => Var::from_op(op, &[self, w, b], value),
-            None => Var::from_op(op, &[self, w], value),
+            Some(b) => record(Structured(op), &[self, w, b], value),
+            None => record(Structured(op), &[self, w], value),
         })
     }
 }

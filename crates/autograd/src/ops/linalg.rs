@@ -1,9 +1,10 @@
 //! Matrix products.
 
 use crate::float::Float;
-use crate::kernels;
+use crate::graph::Var;
+use crate::rules::{Algebra, Grads, StructRule, Structured};
 use crate::shape::fmt_shape;
-use crate::tape::{InputGrads, Op, Var};
+use crate::var::record;
 use smallvec::smallvec;
 
 /// `op(a) @ op(b)` on operands of 2 or more dimensions, where `op` transposes the last two
@@ -14,44 +15,59 @@ struct MatMul {
     tb: bool,
 }
 
+#[track_caller]
 fn try_mm<T: Float>(a: &Var<T>, b: &Var<T>, ta: bool, tb: bool) -> crate::Result<Var<T>> {
-    let value = kernels::matmul_nd(a.value(), b.value(), ta, tb)?;
-    Ok(Var::from_op(MatMul { ta, tb }, &[a, b], value))
+    let value = a.value().try_matmul_flags(b.value(), ta, tb)?;
+    Ok(record(Structured(MatMul { ta, tb }), &[a, b], value))
 }
 
-fn mm<T: Float>(a: &Var<T>, b: &Var<T>, ta: bool, tb: bool) -> Var<T> {
-    try_mm(a, b, ta, tb).unwrap_or_else(|e| panic!("{e}"))
-}
-
-impl<T: Float> Op<T> for MatMul {
+impl<T: Float> StructRule<T> for MatMul {
     fn name(&self) -> &'static str {
         "matmul"
     }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let (a, b) = (&inputs[0], &inputs[1]);
-        let ga = a.requires_grad().then(|| {
+    fn vjp<A: Algebra<T>>(&self, x: &[A], _y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        let (a, b) = (&x[0], &x[1]);
+        let ga = needs[0].then(|| {
             match (self.ta, self.tb) {
-                (false, false) => mm(g, b, false, true),
-                (false, true) => mm(g, b, false, false),
-                (true, false) => mm(b, g, false, true),
-                (true, true) => mm(b, g, true, true),
+                (false, false) => g.mm(b, false, true),
+                (false, true) => g.mm(b, false, false),
+                (true, false) => b.mm(g, false, true),
+                (true, true) => b.mm(g, true, true),
             }
             .sum_to(a.shape())
         });
-        let gb = b.requires_grad().then(|| {
+        let gb = needs[1].then(|| {
             match (self.ta, self.tb) {
-                (false, false) => mm(a, g, true, false),
-                (false, true) => mm(g, a, true, false),
-                (true, false) => mm(a, g, false, false),
-                (true, true) => mm(g, a, true, true),
+                (false, false) => a.mm(g, true, false),
+                (false, true) => g.mm(a, true, false),
+                (true, false) => a.mm(g, false, false),
+                (true, true) => g.mm(a, true, true),
             }
             .sum_to(b.shape())
         });
         smallvec![ga, gb]
     }
+    fn jvp(&self, x: &[Var<T>], _y: &Var<T>, dx: &[Option<Var<T>>]) -> Option<Var<T>> {
+        // Bilinear: d(a b) = da b + a db.
+        let ta = dx[0].as_ref().map(|t| t.mm(&x[1], self.ta, self.tb));
+        let tb = dx[1].as_ref().map(|t| x[0].mm(t, self.ta, self.tb));
+        match (ta, tb) {
+            (Some(p), Some(q)) => Some(&p + &q),
+            (p, q) => p.or(q),
+        }
+    }
 }
 
 impl<T: Float> Var<T> {
+    /// `op(self) @ op(other)`, `op` transposing the last two axes when its flag is set.
+    #[track_caller]
+    pub(crate) fn mm(&self, other: &Var<T>, ta: bool, tb: bool) -> Var<T> {
+        match try_mm(self, other, ta, tb) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// Matrix product with `numpy.matmul` semantics: 2-d x 2-d is the matrix product; a 1-d
     /// left operand is a row vector and a 1-d right operand a column vector (the added axis
     /// is removed from the result); more dimensions are batches, which broadcast.
@@ -60,7 +76,10 @@ impl<T: Float> Var<T> {
     /// On mismatched inner dimensions, e.g. `matmul: [3, 4] x [5, 2]: inner dimensions 4 and 5 differ`.
     #[track_caller]
     pub fn matmul(&self, other: &Var<T>) -> Var<T> {
-        self.try_matmul(other).unwrap_or_else(|e| panic!("{e}"))
+        match self.try_matmul(other) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// Fallible [`matmul`](Self::matmul).
@@ -102,13 +121,13 @@ impl<T: Float> Var<T> {
     /// `self @ other^T` for 2-d (or batched) operands, without materialising the transpose.
     #[track_caller]
     pub fn matmul_t(&self, other: &Var<T>) -> Var<T> {
-        mm(self, other, false, true)
+        self.mm(other, false, true)
     }
 
     /// `self^T @ other` for 2-d (or batched) operands, without materialising the transpose.
     #[track_caller]
     pub fn t_matmul(&self, other: &Var<T>) -> Var<T> {
-        mm(self, other, true, false)
+        self.mm(other, true, false)
     }
 
     /// Inner product of two 1-d vectors of equal length.

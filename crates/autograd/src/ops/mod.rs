@@ -1,22 +1,11 @@
-//! Every differentiable op, grouped by family. Each op is one struct implementing
-//! [`Op`](crate::Op) (its backward rule, written with differentiable ops) next to the
-//! `Var` method that computes its forward value and records it.
+//! Every differentiable op, grouped by family: the `Var` method computing the forward value
+//! next to the op's derivative, stated once (see `rules.rs`).
 
-mod binary;
-mod functional;
-mod fused;
-pub use fused::LinearActivation;
-mod linalg;
-mod operators;
-mod reduce;
-mod shape;
-pub use shape::one_hot;
-mod unary;
-
-use crate::float::Float;
-
-/// `v` as the element type (for constants inside backward rules).
-#[inline(always)]
-pub(crate) fn c<T: Float>(v: f64) -> T {
-    T::from_f64(v)
-}
+pub(crate) mod binary;
+pub(crate) mod functional;
+pub(crate) mod fused;
+pub(crate) mod linalg;
+pub(crate) mod operators;
+pub(crate) mod reduce;
+pub(crate) mod shape;
+pub(crate) mod unary;

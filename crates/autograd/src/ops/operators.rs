@@ -1,83 +1,86 @@
-//! `+ - * /` and unary `-` on variables, references and scalars.
+//! `+ - * /` and unary `-` on variables, references and scalars. Every impl is
+//! `#[track_caller]` and calls the op directly (no closure in between, which would lose the
+//! caller), so a shape panic or an anomaly report names the line with the operator.
 
-use super::binary;
 use crate::float::Float;
-use crate::tape::Var;
+use crate::graph::Var;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 macro_rules! var_binop {
-    ($Trait:ident, $method:ident, $f:path, $scalar:expr, $rscalar:expr) => {
+    ($Trait:ident, $method:ident, $var:ident,
+     |$x:ident, $c:ident| $scalar:expr,
+     |$c2:ident, $x2:ident| $rscalar:expr) => {
         impl<T: Float> $Trait<&Var<T>> for &Var<T> {
             type Output = Var<T>;
             #[track_caller]
             fn $method(self, rhs: &Var<T>) -> Var<T> {
-                $f(self, rhs)
+                self.$var(rhs)
             }
         }
         impl<T: Float> $Trait<Var<T>> for Var<T> {
             type Output = Var<T>;
             #[track_caller]
             fn $method(self, rhs: Var<T>) -> Var<T> {
-                $f(&self, &rhs)
+                self.$var(&rhs)
             }
         }
         impl<T: Float> $Trait<&Var<T>> for Var<T> {
             type Output = Var<T>;
             #[track_caller]
             fn $method(self, rhs: &Var<T>) -> Var<T> {
-                $f(&self, rhs)
+                self.$var(rhs)
             }
         }
         impl<T: Float> $Trait<Var<T>> for &Var<T> {
             type Output = Var<T>;
             #[track_caller]
             fn $method(self, rhs: Var<T>) -> Var<T> {
-                $f(self, &rhs)
+                self.$var(&rhs)
             }
         }
         impl<T: Float> $Trait<T> for &Var<T> {
             type Output = Var<T>;
             #[track_caller]
-            fn $method(self, rhs: T) -> Var<T> {
-                #[allow(clippy::redundant_closure_call)]
-                ($scalar)(self, rhs)
+            fn $method(self, $c: T) -> Var<T> {
+                let $x = self;
+                $scalar
             }
         }
         impl<T: Float> $Trait<T> for Var<T> {
             type Output = Var<T>;
             #[track_caller]
-            fn $method(self, rhs: T) -> Var<T> {
-                #[allow(clippy::redundant_closure_call)]
-                ($scalar)(&self, rhs)
+            fn $method(self, $c: T) -> Var<T> {
+                let $x = &self;
+                $scalar
             }
         }
-        var_binop!(@left $Trait, $method, $rscalar, f32);
-        var_binop!(@left $Trait, $method, $rscalar, f64);
+        var_binop!(@left $Trait, $method, |$c2, $x2| $rscalar, f32);
+        var_binop!(@left $Trait, $method, |$c2, $x2| $rscalar, f64);
     };
-    (@left $Trait:ident, $method:ident, $rscalar:expr, $t:ty) => {
+    (@left $Trait:ident, $method:ident, |$c:ident, $x:ident| $rscalar:expr, $t:ty) => {
         impl $Trait<&Var<$t>> for $t {
             type Output = Var<$t>;
             #[track_caller]
             fn $method(self, rhs: &Var<$t>) -> Var<$t> {
-                #[allow(clippy::redundant_closure_call)]
-                ($rscalar)(self, rhs)
+                let ($c, $x) = (self, rhs);
+                $rscalar
             }
         }
         impl $Trait<Var<$t>> for $t {
             type Output = Var<$t>;
             #[track_caller]
             fn $method(self, rhs: Var<$t>) -> Var<$t> {
-                #[allow(clippy::redundant_closure_call)]
-                ($rscalar)(self, &rhs)
+                let ($c, $x) = (self, &rhs);
+                $rscalar
             }
         }
     };
 }
 
-var_binop!(Add, add, binary::add, |x: &Var<T>, c: T| x.add_scalar(c), |c, x: &Var<_>| x.add_scalar(c));
-var_binop!(Sub, sub, binary::sub, |x: &Var<T>, c: T| x.add_scalar(-c), |c, x: &Var<_>| x.neg().add_scalar(c));
-var_binop!(Mul, mul, binary::mul, |x: &Var<T>, c: T| x.mul_scalar(c), |c, x: &Var<_>| x.mul_scalar(c));
-var_binop!(Div, div, binary::div, |x: &Var<T>, c: T| x.div_scalar(c), |c, x: &Var<_>| x.recip().mul_scalar(c));
+var_binop!(Add, add, add_var, |x, c| x.add_scalar(c), |c, x| x.add_scalar(c));
+var_binop!(Sub, sub, sub_var, |x, c| x.add_scalar(-c), |c, x| x.neg().add_scalar(c));
+var_binop!(Mul, mul, mul_var, |x, c| x.mul_scalar(c), |c, x| x.mul_scalar(c));
+var_binop!(Div, div, div_var, |x, c| x.div_scalar(c), |c, x| x.recip().mul_scalar(c));
 
 impl<T: Float> Neg for &Var<T> {
     type Output = Var<T>;

@@ -1,8 +1,10 @@
 //! Reductions over all elements or chosen axes, with `keepdim`.
 
 use crate::float::Float;
+use crate::graph::Var;
+use crate::rules::{Algebra, Grads, StructRule, Structured};
 use crate::shape::{self as sh, Shape};
-use crate::tape::{InputGrads, Op, Var};
+use crate::var::record;
 use smallvec::smallvec;
 
 /// The shape of the input with reduced axes set to 1 (the `keepdim` shape).
@@ -17,13 +19,18 @@ fn kept_shape(shape: &[usize], axes: &[usize]) -> Shape {
 struct Sum {
     axes: Shape,
 }
-impl<T: Float> Op<T> for Sum {
+impl<T: Float> StructRule<T> for Sum {
     fn name(&self) -> &'static str {
         "sum"
     }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let x = &inputs[0];
-        smallvec![Some(g.reshape(kept_shape(x.shape(), &self.axes)).broadcast_to(x.shape()))]
+    fn vjp<A: Algebra<T>>(&self, x: &[A], _y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        let x = &x[0];
+        smallvec![needs[0].then(|| g.reshape(&kept_shape(x.shape(), &self.axes)).broadcast_to(x.shape()))]
+    }
+    fn jvp(&self, _x: &[Var<T>], y: &Var<T>, dx: &[Option<Var<T>>]) -> Option<Var<T>> {
+        // Linear: the sum of the tangent.
+        let axes: Vec<isize> = self.axes.iter().map(|&a| a as isize).collect();
+        Some(dx[0].as_ref()?.sum_axes(&axes, true).reshape(y.shape()))
     }
 }
 
@@ -32,22 +39,26 @@ struct Extreme {
     axes: Shape,
     name: &'static str,
 }
-impl<T: Float> Op<T> for Extreme {
+impl<T: Float> StructRule<T> for Extreme {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn backward(&self, inputs: &[Var<T>], y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let x = &inputs[0];
+    fn vjp<A: Algebra<T>>(&self, x: &[A], y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        let x = &x[0];
         let kept = kept_shape(x.shape(), &self.axes);
         let hit = x.value().eq_mask(&y.value().reshape(&kept));
         let count = hit.sum_to(&kept);
-        let share = Var::constant(hit.div(&count.broadcast_to(x.shape())));
-        smallvec![Some(&g.reshape(&kept).broadcast_to(x.shape()) * &share)]
+        let share = A::constant(hit.div(&count.broadcast_to(x.shape())));
+        smallvec![needs[0].then(|| g.reshape(&kept).broadcast_to(x.shape()).mul(&share))]
     }
 }
 
+#[track_caller]
 fn axes_of(op: &'static str, axes: &[isize], ndim: usize) -> Shape {
-    sh::normalize_axes(op, axes, ndim).unwrap_or_else(|e| panic!("{e}")).into_iter().collect()
+    match sh::normalize_axes(op, axes, ndim) {
+        Ok(a) => a.into_iter().collect(),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 impl<T: Float> Var<T> {
@@ -63,7 +74,7 @@ impl<T: Float> Var<T> {
     pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("sum", axes, self.ndim());
         let value = self.value().sum_axes(axes, keepdim);
-        Var::from_op(Sum { axes: ax }, &[self], value)
+        record(Structured(Sum { axes: ax }), &[self], value)
     }
 
     /// Mean of all elements, as a 0-d value.
@@ -90,7 +101,7 @@ impl<T: Float> Var<T> {
     pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("max", axes, self.ndim());
         let value = self.value().max_axes(axes, keepdim);
-        Var::from_op(Extreme { axes: ax, name: "max" }, &[self], value)
+        record(Structured(Extreme { axes: ax, name: "max" }), &[self], value)
     }
 
     /// Maximum of all elements, as a 0-d value.
@@ -105,7 +116,7 @@ impl<T: Float> Var<T> {
     pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
         let ax = axes_of("min", axes, self.ndim());
         let value = self.value().min_axes(axes, keepdim);
-        Var::from_op(Extreme { axes: ax, name: "min" }, &[self], value)
+        record(Structured(Extreme { axes: ax, name: "min" }), &[self], value)
     }
 
     /// Minimum of all elements, as a 0-d value.

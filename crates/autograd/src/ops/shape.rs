@@ -1,166 +1,171 @@
 //! Ops that move data around without arithmetic: reshape, broadcast, permute, slicing,
 //! joining and indexing. Each backward is the adjoint data movement.
 
+use crate::error::OrPanic;
 use crate::float::Float;
-use crate::shape::{self as sh, fmt_shape, Shape};
-use crate::tape::{InputGrads, Op, Var};
-use crate::tensor::{check_perm, swap_perm, Tensor};
+use crate::graph::Var;
+use crate::rules::{Algebra, Grads, StructRule, Structured};
+use crate::shape::{self as sh, check_perm, fmt_shape, swap_perm, Shape};
+use crate::tensor::Tensor;
+use crate::var::record;
 use smallvec::{smallvec, SmallVec};
 use std::rc::Rc;
 
-struct Reshape;
-impl<T: Float> Op<T> for Reshape {
-    fn name(&self) -> &'static str {
-        "reshape"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        smallvec![Some(g.reshape(inputs[0].shape()))]
-    }
+/// Defines a data-movement op of one input: its vector-Jacobian product (the adjoint
+/// movement) and its tangent rule (the op itself applied to the tangent: these ops are
+/// linear).
+macro_rules! linear_op {
+    ($Op:ty, $name:literal,
+     vjp: |$s:ident, $x:ident, $g:ident| $vjp:expr,
+     jvp: |$s2:ident, $t:ident, $y:ident| $jvp:expr) => {
+        impl<T: Float> StructRule<T> for $Op {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            #[allow(unused_variables)]
+            fn vjp<A: Algebra<T>>(&self, x: &[A], _y: &A, $g: &A, needs: &[bool]) -> Grads<A> {
+                let ($s, $x) = (self, &x[0]);
+                smallvec![needs[0].then(|| $vjp)]
+            }
+            #[allow(unused_variables)]
+            fn jvp(&self, _x: &[Var<T>], $y: &Var<T>, dx: &[Option<Var<T>>]) -> Option<Var<T>> {
+                let ($s2, $t) = (self, dx[0].as_ref()?);
+                Some($jvp)
+            }
+        }
+    };
 }
+
+struct Reshape;
+linear_op!(Reshape, "reshape",
+    vjp: |s, x, g| g.reshape(x.shape()),
+    jvp: |s, t, y| t.reshape(y.shape()));
 
 struct BroadcastTo;
-impl<T: Float> Op<T> for BroadcastTo {
-    fn name(&self) -> &'static str {
-        "broadcast_to"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        smallvec![Some(g.sum_to(inputs[0].shape()))]
-    }
-}
+linear_op!(BroadcastTo, "broadcast_to",
+    vjp: |s, x, g| g.sum_to(x.shape()),
+    jvp: |s, t, y| t.broadcast_to(y.shape()));
 
 struct SumTo;
-impl<T: Float> Op<T> for SumTo {
-    fn name(&self) -> &'static str {
-        "sum_to"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        smallvec![Some(g.broadcast_to(inputs[0].shape()))]
-    }
-}
+linear_op!(SumTo, "sum_to",
+    vjp: |s, x, g| g.broadcast_to(x.shape()),
+    jvp: |s, t, y| t.sum_to(y.shape()));
 
 struct Permute(SmallVec<[usize; 4]>);
-impl<T: Float> Op<T> for Permute {
-    fn name(&self) -> &'static str {
-        "permute"
+linear_op!(Permute, "permute",
+    vjp: |s, x, g| g.permute(&inverse(&s.0)),
+    jvp: |s, t, y| t.permute(&s.0));
+
+fn inverse(perm: &[usize]) -> SmallVec<[usize; 4]> {
+    let mut inv: SmallVec<[usize; 4]> = SmallVec::from_elem(0, perm.len());
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
     }
-    fn backward(&self, _inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let mut inv: SmallVec<[usize; 4]> = SmallVec::from_elem(0, self.0.len());
-        for (i, &p) in self.0.iter().enumerate() {
-            inv[p] = i;
-        }
-        smallvec![Some(g.permute(&inv))]
-    }
+    inv
 }
 
 struct Narrow {
     axis: usize,
     start: usize,
 }
-impl<T: Float> Op<T> for Narrow {
-    fn name(&self) -> &'static str {
-        "narrow"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let total = inputs[0].shape()[self.axis];
-        smallvec![Some(pad_axis(g, self.axis, self.start, total))]
-    }
-}
+linear_op!(Narrow, "narrow",
+    vjp: |s, x, g| g.pad_axis(s.axis, s.start, x.shape()[s.axis]),
+    jvp: |s, t, y| t.narrow(s.axis as isize, s.start, y.shape()[s.axis]));
 
 /// The adjoint of narrow: zero padding along one axis.
 struct PadAxis {
     axis: usize,
     start: usize,
 }
-impl<T: Float> Op<T> for PadAxis {
-    fn name(&self) -> &'static str {
-        "pad_axis"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        smallvec![Some(g.narrow(self.axis as isize, self.start, inputs[0].shape()[self.axis]))]
-    }
-}
-
-fn pad_axis<T: Float>(x: &Var<T>, axis: usize, start: usize, total: usize) -> Var<T> {
-    let value = x.value().pad_axis(axis, start, total);
-    Var::from_op(PadAxis { axis, start }, &[x], value)
-}
-
-struct Concat {
-    axis: usize,
-}
-impl<T: Float> Op<T> for Concat {
-    fn name(&self) -> &'static str {
-        "concat"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let mut start = 0;
-        inputs
-            .iter()
-            .map(|x| {
-                let len = x.shape()[self.axis];
-                let gi = x.requires_grad().then(|| g.narrow(self.axis as isize, start, len));
-                start += len;
-                gi
-            })
-            .collect()
-    }
-}
+linear_op!(PadAxis, "pad_axis",
+    vjp: |s, x, g| Algebra::narrow(g, s.axis, s.start, x.shape()[s.axis]),
+    jvp: |s, t, y| t.pad_axis(s.axis, s.start, y.shape()[s.axis]));
 
 struct IndexSelect {
     axis: usize,
     indices: Rc<[usize]>,
 }
-impl<T: Float> Op<T> for IndexSelect {
-    fn name(&self) -> &'static str {
-        "index_select"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let size = inputs[0].shape()[self.axis];
-        let value = g.value().index_add_into(self.axis, &self.indices, size);
-        smallvec![Some(Var::from_op(IndexAdd { axis: self.axis, indices: self.indices.clone() }, &[g], value))]
-    }
-}
+linear_op!(IndexSelect, "index_select",
+    vjp: |s, x, g| g.index_add(s.axis, &s.indices, x.shape()[s.axis]),
+    jvp: |s, t, y| Algebra::index_select(t, s.axis, &s.indices));
 
 /// The adjoint of index_select: scatter rows into zeros, accumulating repeats.
 struct IndexAdd {
     axis: usize,
     indices: Rc<[usize]>,
 }
-impl<T: Float> Op<T> for IndexAdd {
-    fn name(&self) -> &'static str {
-        "index_add"
-    }
-    fn backward(&self, _inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        smallvec![Some(g.index_select(self.axis as isize, &self.indices))]
-    }
-}
+linear_op!(IndexAdd, "index_add",
+    vjp: |s, x, g| Algebra::index_select(g, s.axis, &s.indices),
+    jvp: |s, t, y| t.index_add(s.axis, &s.indices, y.shape()[s.axis]));
 
 struct Gather {
     axis: usize,
     index: Rc<[usize]>,
 }
-impl<T: Float> Op<T> for Gather {
-    fn name(&self) -> &'static str {
-        "gather"
-    }
-    fn backward(&self, inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        let size = inputs[0].shape()[self.axis];
-        let value = g.value().scatter_add_into(self.axis, &self.index, size);
-        smallvec![Some(Var::from_op(ScatterAdd { axis: self.axis, index: self.index.clone() }, &[g], value))]
-    }
-}
+linear_op!(Gather, "gather",
+    vjp: |s, x, g| g.scatter_add(s.axis, &s.index, x.shape()[s.axis]),
+    jvp: |s, t, y| Algebra::gather(t, s.axis, &s.index));
 
 /// The adjoint of gather.
 struct ScatterAdd {
     axis: usize,
     index: Rc<[usize]>,
 }
-impl<T: Float> Op<T> for ScatterAdd {
+linear_op!(ScatterAdd, "scatter_add",
+    vjp: |s, x, g| Algebra::gather(g, s.axis, &s.index),
+    jvp: |s, t, y| t.scatter_add(s.axis, &s.index, y.shape()[s.axis]));
+
+struct Concat {
+    axis: usize,
+}
+impl<T: Float> StructRule<T> for Concat {
     fn name(&self) -> &'static str {
-        "scatter_add"
+        "concat"
     }
-    fn backward(&self, _inputs: &[Var<T>], _y: &Var<T>, g: &Var<T>) -> InputGrads<T> {
-        smallvec![Some(g.gather(self.axis as isize, &self.index))]
+    fn vjp<A: Algebra<T>>(&self, x: &[A], _y: &A, g: &A, needs: &[bool]) -> Grads<A> {
+        let mut start = 0;
+        x.iter()
+            .zip(needs)
+            .map(|(x, &need)| {
+                let len = x.shape()[self.axis];
+                let gi = need.then(|| Algebra::narrow(g, self.axis, start, len));
+                start += len;
+                gi
+            })
+            .collect()
+    }
+    fn jvp(&self, x: &[Var<T>], _y: &Var<T>, dx: &[Option<Var<T>>]) -> Option<Var<T>> {
+        if dx.iter().all(Option::is_none) {
+            return None;
+        }
+        let parts: Vec<Var<T>> =
+            x.iter().zip(dx).map(|(x, t)| t.clone().unwrap_or_else(|| Var::constant(Tensor::zeros(x.shape())))).collect();
+        let refs: Vec<&Var<T>> = parts.iter().collect();
+        Some(Var::concat(&refs, self.axis as isize))
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// Zero padding along `axis`: this value placed at `start` in `total` entries.
+    #[track_caller]
+    pub(crate) fn pad_axis(&self, axis: usize, start: usize, total: usize) -> Var<T> {
+        let value = self.value().pad_axis(axis, start, total);
+        record(Structured(PadAxis { axis, start }), &[self], value)
+    }
+
+    /// The adjoint of [`index_select`](Self::index_select): the entries along `axis` added
+    /// into `size` zero entries at `indices`.
+    #[track_caller]
+    pub(crate) fn index_add(&self, axis: usize, indices: &[usize], size: usize) -> Var<T> {
+        let value = self.value().index_add_into(axis, indices, size);
+        record(Structured(IndexAdd { axis, indices: indices.into() }), &[self], value)
+    }
+
+    /// The adjoint of [`gather`](Self::gather).
+    #[track_caller]
+    pub(crate) fn scatter_add(&self, axis: usize, index: &[usize], size: usize) -> Var<T> {
+        let value = self.value().scatter_add_into(axis, index, size);
+        record(Structured(ScatterAdd { axis, index: index.into() }), &[self], value)
     }
 }
 
@@ -171,7 +176,7 @@ impl<T: Float> Var<T> {
     /// If the sizes differ; see [`try_reshape`](Self::try_reshape).
     #[track_caller]
     pub fn reshape(&self, shape: impl AsRef<[usize]>) -> Var<T> {
-        self.try_reshape(shape).unwrap_or_else(|e| panic!("{e}"))
+        self.try_reshape(shape).or_panic()
     }
 
     /// Fallible [`reshape`](Self::reshape).
@@ -182,13 +187,13 @@ impl<T: Float> Var<T> {
             return Ok(self.clone());
         }
         let value = self.value().try_reshape(shape)?;
-        Ok(Var::from_op(Reshape, &[self], value))
+        Ok(record(Structured(Reshape), &[self], value))
     }
 
     /// Reshape where one entry may be `-1`, inferred from the others (as in NumPy).
     #[track_caller]
     pub fn reshape_infer(&self, shape: &[isize]) -> Var<T> {
-        let s = crate::tensor::infer_shape(shape, self.numel(), self.shape()).unwrap_or_else(|e| panic!("{e}"));
+        let s = sh::infer_shape(shape, self.numel(), self.shape()).or_panic();
         self.reshape(s)
     }
 
@@ -198,8 +203,8 @@ impl<T: Float> Var<T> {
         if self.ndim() == 0 {
             return self.reshape([1]);
         }
-        let s = sh::normalize_axis("flatten", start, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        let e = sh::normalize_axis("flatten", end, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        let s = sh::normalize_axis("flatten", start, self.ndim()).or_panic();
+        let e = sh::normalize_axis("flatten", end, self.ndim()).or_panic();
         assert!(s <= e, "flatten: start axis {s} is after end axis {e}");
         let shape = self.shape();
         let mut out: Shape = shape[..s].into();
@@ -211,7 +216,7 @@ impl<T: Float> Var<T> {
     /// Removes axis `axis`, which must have size 1.
     #[track_caller]
     pub fn squeeze(&self, axis: isize) -> Var<T> {
-        let a = sh::normalize_axis("squeeze", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        let a = sh::normalize_axis("squeeze", axis, self.ndim()).or_panic();
         assert!(
             self.shape()[a] == 1,
             "squeeze: axis {a} of shape {} has size {}, not 1",
@@ -233,7 +238,7 @@ impl<T: Float> Var<T> {
     /// Inserts an axis of size 1 at position `axis` (`-1` appends at the end).
     #[track_caller]
     pub fn unsqueeze(&self, axis: isize) -> Var<T> {
-        let a = sh::normalize_axis("unsqueeze", axis, self.ndim() + 1).unwrap_or_else(|e| panic!("{e}"));
+        let a = sh::normalize_axis("unsqueeze", axis, self.ndim() + 1).or_panic();
         let mut s: Shape = self.shape().into();
         s.insert(a, 1);
         self.reshape(s)
@@ -242,7 +247,7 @@ impl<T: Float> Var<T> {
     /// Repeats the value along broadcast dimensions to exactly `shape`.
     #[track_caller]
     pub fn broadcast_to(&self, shape: &[usize]) -> Var<T> {
-        self.try_broadcast_to(shape).unwrap_or_else(|e| panic!("{e}"))
+        self.try_broadcast_to(shape).or_panic()
     }
 
     /// Fallible [`broadcast_to`](Self::broadcast_to).
@@ -252,7 +257,7 @@ impl<T: Float> Var<T> {
             return Ok(self.clone());
         }
         let value = self.value().try_broadcast_to(shape)?;
-        Ok(Var::from_op(BroadcastTo, &[self], value))
+        Ok(record(Structured(BroadcastTo), &[self], value))
     }
 
     /// Sums over the dimensions along which `shape` was broadcast to `self.shape()`, giving
@@ -263,24 +268,24 @@ impl<T: Float> Var<T> {
             return self.clone();
         }
         let value = self.value().sum_to(shape);
-        Var::from_op(SumTo, &[self], value)
+        record(Structured(SumTo), &[self], value)
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]`.
     #[track_caller]
     pub fn permute(&self, perm: &[usize]) -> Var<T> {
-        check_perm(perm, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        check_perm(perm, self.ndim()).or_panic();
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return self.clone();
         }
         let value = self.value().permute(perm);
-        Var::from_op(Permute(perm.into()), &[self], value)
+        record(Structured(Permute(perm.into())), &[self], value)
     }
 
     /// Swaps two axes (negative counts from the end).
     #[track_caller]
     pub fn transpose(&self, a: isize, b: isize) -> Var<T> {
-        let perm = swap_perm("transpose", self.ndim(), a, b).unwrap_or_else(|e| panic!("{e}"));
+        let perm = swap_perm("transpose", self.ndim(), a, b).or_panic();
         self.permute(&perm)
     }
 
@@ -297,7 +302,7 @@ impl<T: Float> Var<T> {
     /// `len` entries along `axis` starting at `start`.
     #[track_caller]
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var<T> {
-        self.try_narrow(axis, start, len).unwrap_or_else(|e| panic!("{e}"))
+        self.try_narrow(axis, start, len).or_panic()
     }
 
     /// Fallible [`narrow`](Self::narrow).
@@ -305,7 +310,7 @@ impl<T: Float> Var<T> {
     pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> crate::Result<Var<T>> {
         let ax = sh::normalize_axis("narrow", axis, self.ndim())?;
         let value = self.value().try_narrow(axis, start, len)?;
-        Ok(Var::from_op(Narrow { axis: ax, start }, &[self], value))
+        Ok(record(Structured(Narrow { axis: ax, start }), &[self], value))
     }
 
     /// Alias of [`narrow`](Self::narrow) with a range, as in slicing `x[.., a..b, ..]`.
@@ -321,7 +326,7 @@ impl<T: Float> Var<T> {
     /// If the list is empty or the shapes differ outside `axis`.
     #[track_caller]
     pub fn concat(vars: &[&Var<T>], axis: isize) -> Var<T> {
-        Self::try_concat(vars, axis).unwrap_or_else(|e| panic!("{e}"))
+        Self::try_concat(vars, axis).or_panic()
     }
 
     /// Fallible [`concat`](Self::concat).
@@ -330,14 +335,14 @@ impl<T: Float> Var<T> {
         let values: SmallVec<[&Tensor<T>; 4]> = vars.iter().map(|v| v.value()).collect();
         let value = Tensor::try_concat(&values, axis)?;
         let ax = sh::normalize_axis("concat", axis, vars[0].ndim())?;
-        Ok(Var::from_op(Concat { axis: ax }, vars, value))
+        Ok(record(Structured(Concat { axis: ax }), vars, value))
     }
 
     /// Joins variables of equal shape along a new axis.
     #[track_caller]
     pub fn stack(vars: &[&Var<T>], axis: isize) -> Var<T> {
         assert!(!vars.is_empty(), "stack: needs at least one variable");
-        let ax = sh::normalize_axis("stack", axis, vars[0].ndim() + 1).unwrap_or_else(|e| panic!("{e}"));
+        let ax = sh::normalize_axis("stack", axis, vars[0].ndim() + 1).or_panic();
         for v in vars {
             assert!(
                 v.shape() == vars[0].shape(),
@@ -354,7 +359,7 @@ impl<T: Float> Var<T> {
     /// Splits along `axis` into pieces of the given sizes (which must add up to the axis size).
     #[track_caller]
     pub fn split(&self, sizes: &[usize], axis: isize) -> Vec<Var<T>> {
-        let ax = sh::normalize_axis("split", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        let ax = sh::normalize_axis("split", axis, self.ndim()).or_panic();
         let total: usize = sizes.iter().sum();
         assert!(
             total == self.shape()[ax],
@@ -377,7 +382,7 @@ impl<T: Float> Var<T> {
     #[track_caller]
     pub fn chunk(&self, n: usize, axis: isize) -> Vec<Var<T>> {
         assert!(n > 0, "chunk: number of chunks must be positive");
-        let ax = sh::normalize_axis("chunk", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
+        let ax = sh::normalize_axis("chunk", axis, self.ndim()).or_panic();
         let size = self.shape()[ax];
         let step = size.div_ceil(n).max(1);
         let mut sizes = Vec::new();
@@ -393,24 +398,16 @@ impl<T: Float> Var<T> {
     /// Entries along `axis` at `indices`, in that order (repeats allowed).
     #[track_caller]
     pub fn index_select(&self, axis: isize, indices: &[usize]) -> Var<T> {
-        let ax = sh::normalize_axis("index_select", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        let value = self.value().try_index_select(axis, indices).unwrap_or_else(|e| panic!("{e}"));
-        Var::from_op(IndexSelect { axis: ax, indices: indices.into() }, &[self], value)
+        let ax = sh::normalize_axis("index_select", axis, self.ndim()).or_panic();
+        let value = self.value().try_index_select(axis, indices).or_panic();
+        record(Structured(IndexSelect { axis: ax, indices: indices.into() }), &[self], value)
     }
 
     /// `torch.gather`: `index` has this value's shape except along `axis` (row-major).
     #[track_caller]
     pub fn gather(&self, axis: isize, index: &[usize]) -> Var<T> {
-        let ax = sh::normalize_axis("gather", axis, self.ndim()).unwrap_or_else(|e| panic!("{e}"));
-        let value = self.value().try_gather(axis, index).unwrap_or_else(|e| panic!("{e}"));
-        Var::from_op(Gather { axis: ax, index: index.into() }, &[self], value)
+        let ax = sh::normalize_axis("gather", axis, self.ndim()).or_panic();
+        let value = self.value().try_gather(axis, index).or_panic();
+        record(Structured(Gather { axis: ax, index: index.into() }), &[self], value)
     }
-}
-
-/// One-hot encoding: a `[labels.len(), classes]` tensor with a 1 at each label.
-///
-/// # Panics
-/// If a label is not below `classes`; see [`Tensor::try_one_hot`].
-pub fn one_hot<T: Float>(labels: &[usize], classes: usize) -> Tensor<T> {
-    Tensor::try_one_hot(labels, classes).unwrap_or_else(|e| panic!("{e}"))
 }
