@@ -122,7 +122,8 @@ pub fn vhp<T: Float>(f: impl Fn(&[Var<T>]) -> Var<T>, inputs: &[Tensor<T>], v: &
 pub fn hessian<T: Float>(f: impl Fn(&[Var<T>]) -> Var<T>, inputs: &[Tensor<T>]) -> Vec<Vec<Tensor<T>>> {
     let zeros: Vec<Tensor<T>> = inputs.iter().map(|x| Tensor::zeros(x.shape())).collect();
     // cols[j][k][i]: H v for v the unit vector at element k of input j, block i.
-    let mut blocks: Vec<Vec<Vec<T>>> = inputs.iter().map(|xi| inputs.iter().map(|xj| vec![T::ZERO; xi.numel() * xj.numel()]).collect()).collect();
+    let mut blocks: Vec<Vec<Vec<T>>> =
+        inputs.iter().map(|xi| inputs.iter().map(|xj| vec![T::ZERO; xi.numel() * xj.numel()]).collect()).collect();
     for (j, xj) in inputs.iter().enumerate() {
         let nj = xj.numel();
         for k in 0..nj {
@@ -159,7 +160,11 @@ fn check_directions<T: Float>(what: &str, inputs: &[Tensor<T>], v: &[Tensor<T>])
     }
     for (i, (x, t)) in inputs.iter().zip(v).enumerate() {
         if x.shape() != t.shape() {
-            panic!("{what}: direction {i} has shape {} but input {i} has shape {}", fmt_shape(t.shape()), fmt_shape(x.shape()));
+            panic!(
+                "{what}: direction {i} has shape {} but input {i} has shape {}",
+                fmt_shape(t.shape()),
+                fmt_shape(x.shape())
+            );
         }
     }
 }

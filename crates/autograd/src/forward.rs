@@ -48,7 +48,11 @@ impl<T: Float> Var<T> {
     pub fn with_tangent(&self, tangent: impl Into<Var<T>>) -> Var<T> {
         let t: Var<T> = tangent.into();
         if !crate::shape::same_shape(t.shape(), self.shape()) {
-            panic!("with_tangent: tangent of shape {} for a value of shape {}", fmt_shape(t.shape()), fmt_shape(self.shape()));
+            panic!(
+                "with_tangent: tangent of shape {} for a value of shape {}",
+                fmt_shape(t.shape()),
+                fmt_shape(self.shape())
+            );
         }
         if let Some((tape, id)) = &self.node {
             register_tangent(tape, *id, &t);
@@ -143,11 +147,14 @@ pub fn jacfwd<T: Float>(f: impl Fn(&[Var<T>]) -> Var<T>, inputs: &[Tensor<T>]) -
     blocks
 }
 
+/// A backward rule as a function: `(inputs, output, output gradient) -> input gradients`.
+pub(crate) type VjpFn<'a, T> = dyn Fn(&[Var<T>], &Var<T>, &Var<T>) -> InputGrads<T> + 'a;
+
 /// The tangent rule of an op derived from its backward rule `vjp` (linear in its gradient
 /// argument `g`): `J dx = d/du <vjp(x, y, u), dx>`, one small reverse sweep. The result is
 /// recorded (differentiable again) when the primal is, grad mode being on.
 pub(crate) fn transpose_vjp<T: Float>(
-    vjp: &dyn Fn(&[Var<T>], &Var<T>, &Var<T>) -> InputGrads<T>,
+    vjp: &VjpFn<'_, T>,
     x: &[Var<T>],
     y: &Var<T>,
     dx: &[Option<Var<T>>],

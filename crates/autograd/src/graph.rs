@@ -158,7 +158,12 @@ impl<T: Float> Tape<T> {
     pub fn var(&self, value: Tensor<T>) -> Var<T> {
         let mut nodes = self.inner.nodes.borrow_mut();
         let id = nodes.len();
-        nodes.push(Node { rule: RuleSlot::Leaf, location: Location::caller(), inputs: SmallVec::new(), value: Some(value.clone()) });
+        nodes.push(Node {
+            rule: RuleSlot::Leaf,
+            location: Location::caller(),
+            inputs: SmallVec::new(),
+            value: Some(value.clone()),
+        });
         Var { node: Some((self.inner.clone(), id)), value, tangent: None }
     }
 

@@ -280,7 +280,12 @@ pub(crate) type Operand<'a, T> = (&'a [T], &'a [usize]);
 /// where `op` transposes the last two dimensions when `ta` / `tb` is set (by strides, no
 /// copy). Leading (batch) dimensions broadcast. Shapes are checked here. Returns the
 /// elements and the shape of the product.
-pub(crate) fn matmul_nd<T: Float>((a, sha): Operand<T>, (b, shb): Operand<T>, ta: bool, tb: bool) -> Result<(Vec<T>, Shape)> {
+pub(crate) fn matmul_nd<T: Float>(
+    (a, sha): Operand<T>,
+    (b, shb): Operand<T>,
+    ta: bool,
+    tb: bool,
+) -> Result<(Vec<T>, Shape)> {
     let describe = || {
         format!("{}{} x {}{}", fmt_shape(sha), if ta { "^T" } else { "" }, fmt_shape(shb), if tb { "^T" } else { "" })
     };

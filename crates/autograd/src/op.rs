@@ -4,6 +4,7 @@
 use crate::float::Float;
 use crate::graph::{InputGrads, Rule, Var};
 use crate::tensor::Tensor;
+use smallvec::SmallVec;
 
 /// A differentiable operation: the backward half. The forward value is computed by the
 /// caller and handed to [`Var::from_op`] together with the op.
@@ -82,5 +83,28 @@ impl<T: Float, O: Op<T>> Rule<T> for UserOp<O> {
     }
     fn jvp(&self, x: &[Var<T>], y: &Var<T>, dx: &[Option<Var<T>>]) -> Option<Var<T>> {
         self.0.jvp(x, y, dx)
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// Records `op` with these inputs and the already computed output `value`.
+    ///
+    /// Nothing is recorded (a constant is returned) when no input is on a tape or grad mode
+    /// is off, so inference allocates no graph. In forward mode, the output's tangent is
+    /// computed from the inputs' with [`Op::jvp`].
+    ///
+    /// # Panics
+    /// If the inputs are on different tapes.
+    #[track_caller]
+    pub fn from_op<O: Op<T>>(op: O, inputs: &[&Var<T>], value: Tensor<T>) -> Var<T> {
+        crate::var::record(UserOp(op), inputs, value)
+    }
+
+    /// Applies a custom [`Function`]: runs its forward on the input values and records it.
+    #[track_caller]
+    pub fn apply<F: Function<T>>(f: F, inputs: &[&Var<T>]) -> Var<T> {
+        let values: SmallVec<[&Tensor<T>; 4]> = inputs.iter().map(|v| &v.value).collect();
+        let out = f.forward(&values);
+        Var::from_op(f, inputs, out)
     }
 }

@@ -188,4 +188,3 @@ pub(crate) fn infer_shape(shape: &[isize], n: usize, from: &[usize]) -> Result<S
     }
     Ok(out)
 }
-

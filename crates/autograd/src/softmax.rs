@@ -127,4 +127,3 @@ pub(crate) fn cross_entropy_grad<T: Float>(x: &[T], c: usize, targets: &[usize],
     vectorized(Scale(&mut out, n, g));
     out
 }
-

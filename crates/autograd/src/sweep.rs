@@ -169,7 +169,13 @@ pub struct GradOptions<T: Float> {
 
 impl<T: Float> Default for GradOptions<T> {
     fn default() -> Self {
-        GradOptions { seeds: None, create_graph: false, retain_graph: false, allow_unused: false, materialize_grads: false }
+        GradOptions {
+            seeds: None,
+            create_graph: false,
+            retain_graph: false,
+            allow_unused: false,
+            materialize_grads: false,
+        }
     }
 }
 
@@ -195,7 +201,11 @@ impl<T: Float> Default for GradOptions<T> {
 /// assert_eq!(d2[0].as_ref().unwrap().item(), 0.0);
 /// # Ok::<(), autograd::Error>(())
 /// ```
-pub fn grad_with<T: Float>(outputs: &[&Var<T>], inputs: &[&Var<T>], opts: GradOptions<T>) -> Result<Vec<Option<Var<T>>>> {
+pub fn grad_with<T: Float>(
+    outputs: &[&Var<T>],
+    inputs: &[&Var<T>],
+    opts: GradOptions<T>,
+) -> Result<Vec<Option<Var<T>>>> {
     let op = "grad";
     if opts.seeds.is_none() {
         if let Some((i, o)) = outputs.iter().enumerate().find(|(_, o)| o.numel() != 1) {
@@ -241,7 +251,10 @@ fn grad_ids<T: Float>(wrt: &[&Var<T>]) -> Result<Vec<usize>> {
     wrt.iter()
         .map(|v| {
             v.id().ok_or_else(|| {
-                Error::new("grad", format!("an input of shape {} is a constant, not recorded on a tape", fmt_shape(v.shape())))
+                Error::new(
+                    "grad",
+                    format!("an input of shape {} is a constant, not recorded on a tape", fmt_shape(v.shape())),
+                )
             })
         })
         .collect()
@@ -278,7 +291,11 @@ fn sweep<T: Float>(
         if !crate::shape::same_shape(s.shape(), o.shape()) {
             return Err(Error::new(
                 "backward",
-                format!("seed of shape {} does not match output of shape {}", fmt_shape(s.shape()), fmt_shape(o.shape())),
+                format!(
+                    "seed of shape {} does not match output of shape {}",
+                    fmt_shape(s.shape()),
+                    fmt_shape(o.shape())
+                ),
             ));
         }
         if o.node.is_some() {
@@ -693,14 +710,20 @@ impl<T: Float> Gradients<T> {
         if !Rc::ptr_eq(t, tape) {
             return Err(Error::new(
                 "gradients",
-                format!("variable #{id} (shape {}) is recorded on a different tape than the outputs of this sweep", fmt_shape(v.shape())),
+                format!(
+                    "variable #{id} (shape {}) is recorded on a different tape than the outputs of this sweep",
+                    fmt_shape(v.shape())
+                ),
             ));
         }
         match &self.kept {
             Kept::Ids(ids) if ids.binary_search(id).is_err() => {
                 return Err(Error::new(
                     "gradients",
-                    format!("variable #{id} (shape {}) was not among the variables passed to grad", fmt_shape(v.shape())),
+                    format!(
+                        "variable #{id} (shape {}) was not among the variables passed to grad",
+                        fmt_shape(v.shape())
+                    ),
                 ))
             }
             Kept::Leaves => {

@@ -32,7 +32,7 @@ impl<T: Float> Tensor<T> {
 
     /// Sum of all elements as a plain number.
     pub fn sum_all(&self) -> T {
-        kernels::sum(&self.data())
+        kernels::sum(self.data())
     }
 
     /// Mean of all elements as a plain number (NaN for an empty tensor).
@@ -47,7 +47,7 @@ impl<T: Float> Tensor<T> {
         for &a in &axes {
             kept[a] = 1;
         }
-        let data = kernels::reduce(&self.data(), self.shape(), &kept, init, f);
+        let data = kernels::reduce(self.data(), self.shape(), &kept, init, f);
         let out_shape = if keepdim { kept } else { drop_axes(self.shape(), &axes) };
         Tensor::from_parts(data, out_shape)
     }
@@ -71,7 +71,7 @@ impl<T: Float> Tensor<T> {
                 kept[i] = 1;
             }
         }
-        let data = kernels::reduce(&self.data(), self.shape(), &kept, T::ZERO, |a, x| a + x);
+        let data = kernels::reduce(self.data(), self.shape(), &kept, T::ZERO, |a, x| a + x);
         Tensor::from_parts(data, SmallVec::from_slice(shape))
     }
 
@@ -150,7 +150,7 @@ impl<T: Float> Tensor<T> {
         let in_strides = shape::contiguous_strides(self.shape());
         let out_shape: Shape = perm.iter().map(|&p| self.shape()[p]).collect();
         let strides: Shape = perm.iter().map(|&p| in_strides[p]).collect();
-        let data = kernels::gather_strided(&self.data(), &out_shape, &strides);
+        let data = kernels::gather_strided(self.data(), &out_shape, &strides);
         Ok(Tensor::from_parts(data, out_shape))
     }
 
@@ -177,7 +177,7 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let strides = shape::broadcast_strides(self.shape(), shape);
-        let data = kernels::gather_strided(&self.data(), shape, &strides);
+        let data = kernels::gather_strided(self.data(), shape, &strides);
         Ok(Tensor::from_parts(data, SmallVec::from_slice(shape)))
     }
 
@@ -382,7 +382,11 @@ impl<T: Float> Tensor<T> {
         if self.ndim() == 0 || other.ndim() == 0 {
             return Err(Error::new(
                 "matmul",
-                format!("{} x {}: operands must have at least 1 dimension", fmt_shape(self.shape()), fmt_shape(other.shape())),
+                format!(
+                    "{} x {}: operands must have at least 1 dimension",
+                    fmt_shape(self.shape()),
+                    fmt_shape(other.shape())
+                ),
             ));
         }
         let ka = self.shape()[self.ndim() - 1];
@@ -390,12 +394,19 @@ impl<T: Float> Tensor<T> {
         if ka != kb {
             return Err(Error::new(
                 "matmul",
-                format!("{} x {}: inner dimensions {} and {} differ", fmt_shape(self.shape()), fmt_shape(other.shape()), ka, kb),
+                format!(
+                    "{} x {}: inner dimensions {} and {} differ",
+                    fmt_shape(self.shape()),
+                    fmt_shape(other.shape()),
+                    ka,
+                    kb
+                ),
             ));
         }
         // 1-d operands as a row (left) or a column (right), the added dimension removed after.
         let sa: Shape = if self.ndim() == 1 { SmallVec::from_slice(&[1, ka]) } else { shape::copy_shape(self.shape()) };
-        let sb: Shape = if other.ndim() == 1 { SmallVec::from_slice(&[kb, 1]) } else { shape::copy_shape(other.shape()) };
+        let sb: Shape =
+            if other.ndim() == 1 { SmallVec::from_slice(&[kb, 1]) } else { shape::copy_shape(other.shape()) };
         let (out, mut s) = kernels::matmul_nd((self.data(), &sa), (other.data(), &sb), false, false)?;
         if other.ndim() == 1 {
             s.pop();
@@ -431,14 +442,20 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor<T> {
         let ax = shape::normalize_axis("softmax", axis, self.ndim()).or_panic();
-        Tensor::from_parts(crate::softmax::lanes(self.data(), split_at_axis(self.shape(), ax), false), shape::copy_shape(self.shape()))
+        Tensor::from_parts(
+            crate::softmax::lanes(self.data(), split_at_axis(self.shape(), ax), false),
+            shape::copy_shape(self.shape()),
+        )
     }
 
     /// Log-softmax along `axis` (untracked): `x - logsumexp(x)`, stable.
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor<T> {
         let ax = shape::normalize_axis("log_softmax", axis, self.ndim()).or_panic();
-        Tensor::from_parts(crate::softmax::lanes(self.data(), split_at_axis(self.shape(), ax), true), shape::copy_shape(self.shape()))
+        Tensor::from_parts(
+            crate::softmax::lanes(self.data(), split_at_axis(self.shape(), ax), true),
+            shape::copy_shape(self.shape()),
+        )
     }
 
     /// `((softmax(self) - onehot(targets)) / n) * g` for logits `[n, c]`, in one buffer: the
@@ -454,7 +471,12 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub(crate) fn map3(a: &Tensor<T>, b: &Tensor<T>, c: &Tensor<T>, f: impl Fn(T, T, T) -> T + Sync) -> Tensor<T> {
         if !(shape::same_shape(a.shape(), b.shape()) && shape::same_shape(a.shape(), c.shape())) {
-            panic!("map3: shapes {}, {} and {} differ", fmt_shape(a.shape()), fmt_shape(b.shape()), fmt_shape(c.shape()));
+            panic!(
+                "map3: shapes {}, {} and {} differ",
+                fmt_shape(a.shape()),
+                fmt_shape(b.shape()),
+                fmt_shape(c.shape())
+            );
         }
         if let (Some(x), Some(y), Some(z)) = (a.as_scalar(), b.as_scalar(), c.as_scalar()) {
             // Scalars: no buffer, no kernel.
@@ -470,7 +492,13 @@ impl<T: Float> Tensor<T> {
             .and_then(|s| shape::broadcast_shapes("where", &s, b.shape()))
             .or_panic();
         let (c, a, b) = (cond.broadcast_to(&s), a.broadcast_to(&s), b.broadcast_to(&s));
-        let data = c.data().iter().zip(a.data()).zip(b.data()).map(|((&c, &x), &y)| if c != T::ZERO { x } else { y }).collect();
+        let data = c
+            .data()
+            .iter()
+            .zip(a.data())
+            .zip(b.data())
+            .map(|((&c, &x), &y)| if c != T::ZERO { x } else { y })
+            .collect();
         Tensor::from_parts(data, s)
     }
 

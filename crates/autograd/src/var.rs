@@ -4,35 +4,11 @@
 use crate::float::Float;
 use crate::graph::{Input, Node, Rule, RuleSlot, TangentEntry, TapeInner, Var};
 use crate::modes::{self, set_forward_mode};
-use crate::op::{Function, Op, UserOp};
 use crate::shape::fmt_shape;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::panic::Location;
 use std::rc::Rc;
-
-impl<T: Float> Var<T> {
-    /// Records `op` with these inputs and the already computed output `value`.
-    ///
-    /// Nothing is recorded (a constant is returned) when no input is on a tape or grad mode
-    /// is off, so inference allocates no graph. In forward mode, the output's tangent is
-    /// computed from the inputs' with [`Op::jvp`].
-    ///
-    /// # Panics
-    /// If the inputs are on different tapes.
-    #[track_caller]
-    pub fn from_op<O: Op<T>>(op: O, inputs: &[&Var<T>], value: Tensor<T>) -> Var<T> {
-        record(UserOp(op), inputs, value)
-    }
-
-    /// Applies a custom [`Function`]: runs its forward on the input values and records it.
-    #[track_caller]
-    pub fn apply<F: Function<T>>(f: F, inputs: &[&Var<T>]) -> Var<T> {
-        let values: SmallVec<[&Tensor<T>; 4]> = inputs.iter().map(|v| &v.value).collect();
-        let out = f.forward(&values);
-        Var::from_op(f, inputs, out)
-    }
-}
 
 /// Records `rule` with these inputs and output `value` (see [`Var::from_op`]).
 #[track_caller]
@@ -101,7 +77,8 @@ fn push<T: Float>(tape: &Rc<TapeInner<T>>, rule: Box<dyn Rule<T>>, inputs: &[&Va
 #[track_caller]
 fn record_dual<T: Float, R: Rule<T>>(rule: R, inputs: &[&Var<T>], value: Tensor<T>, grad: bool) -> Var<T> {
     let name = rule.name();
-    let tangents: SmallVec<[Option<Var<T>>; 2]> = inputs.iter().map(|v| v.tangent.as_deref().map(Var::primal)).collect();
+    let tangents: SmallVec<[Option<Var<T>>; 2]> =
+        inputs.iter().map(|v| v.tangent.as_deref().map(Var::primal)).collect();
     let xs: SmallVec<[Var<T>; 2]> = inputs.iter().map(|v| v.primal()).collect();
     let tape = if grad { common_tape(name, inputs) } else { None };
     let (y, t) = match tape {
@@ -197,7 +174,13 @@ fn check_forward<T: Float>(name: &str, inputs: &[&Var<T>], value: &Tensor<T>) {
 
 /// Panics if the gradient `g` a rule returned for input `k` has a NaN or an infinity.
 #[cold]
-pub(crate) fn check_backward<T: Float>(name: &str, location: &Location<'static>, k: usize, inputs: &[Tensor<T>], g: &Tensor<T>) {
+pub(crate) fn check_backward<T: Float>(
+    name: &str,
+    location: &Location<'static>,
+    k: usize,
+    inputs: &[Tensor<T>],
+    g: &Tensor<T>,
+) {
     if let Some((i, v)) = first_non_finite(g) {
         let shapes: Vec<&Tensor<T>> = inputs.iter().collect();
         panic!(

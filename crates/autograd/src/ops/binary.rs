@@ -48,21 +48,21 @@ binary_op!(Div, "div",
 // constant), as PyTorch does; a safe exponent is substituted there so that no 0 * inf
 // reaches the value or any higher derivative.
 binary_op!(Pow, "pow",
-    da: |a, b, y, g| {
-        let m = a.mask2(b, |x, e| if x == T::ZERO && e == T::ZERO { T::ONE } else { T::ZERO });
-        let one = b.mask(|_| T::ONE);
-        let safe_b = one.select(&m, b);
-        let zero = b.mask(|_| T::ZERO);
-        g.mul(&zero.select(&m, &b.mul(&a.pow(&safe_b.add_c(-T::ONE)))))
-    },
-    // d/db a^b = a^b ln a. At a == 0 with b >= 0 the limit is 0 and is taken as 0 (as
-    // PyTorch); for b < 0 it is inf * -inf = -inf, left as it is (PyTorch too).
-    db: |a, b, y, g| {
-        let m = a.mask2(b, |x, e| if x == T::ZERO && e >= T::ZERO { T::ONE } else { T::ZERO });
-        let safe_a = a.mask(|_| T::ONE).select(&m, a);
-        let ln_a = a.mask(|_| T::ZERO).select(&m, &safe_a.ln());
-        g.mul(&y.mul(&ln_a))
-    });
+da: |a, b, y, g| {
+    let m = a.mask2(b, |x, e| if x == T::ZERO && e == T::ZERO { T::ONE } else { T::ZERO });
+    let one = b.mask(|_| T::ONE);
+    let safe_b = one.select(&m, b);
+    let zero = b.mask(|_| T::ZERO);
+    g.mul(&zero.select(&m, &b.mul(&a.pow(&safe_b.add_c(-T::ONE)))))
+},
+// d/db a^b = a^b ln a. At a == 0 with b >= 0 the limit is 0 and is taken as 0 (as
+// PyTorch); for b < 0 it is inf * -inf = -inf, left as it is (PyTorch too).
+db: |a, b, y, g| {
+    let m = a.mask2(b, |x, e| if x == T::ZERO && e >= T::ZERO { T::ONE } else { T::ZERO });
+    let safe_a = a.mask(|_| T::ONE).select(&m, a);
+    let ln_a = a.mask(|_| T::ZERO).select(&m, &safe_a.ln());
+    g.mul(&y.mul(&ln_a))
+});
 
 /// The share of the gradient that goes to `a` in `maximum`/`minimum`: 1 where `a` wins, 1/2
 /// on ties (as PyTorch).

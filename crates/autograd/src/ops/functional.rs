@@ -78,7 +78,9 @@ impl<T: Float> StructRule<T> for CrossEntropyGrad {
         let n = T::from_usize(x.shape()[0]);
         // The output is softmax(x) scaled by g / n, less a constant: through softmax's rule.
         let gx = needs[0].then(|| softmax_vjp(&x.softmax(-1), &u.mul(&g.div_c(n)), -1));
-        let gg = needs[1].then(|| A::cross_entropy_grad(x, &self.targets, &A::constant(Tensor::scalar(T::ONE))).mul(u).sum_axes(&[], false));
+        let gg = needs[1].then(|| {
+            A::cross_entropy_grad(x, &self.targets, &A::constant(Tensor::scalar(T::ONE))).mul(u).sum_axes(&[], false)
+        });
         smallvec![gx, gg]
     }
 }
@@ -127,20 +129,23 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`cross_entropy`](Self::cross_entropy).
     #[track_caller]
-    pub fn try_cross_entropy(&self, targets: &[usize]) -> crate::Result<Var<T>> {
+    pub fn try_cross_entropy(&self, targets: &[usize]) -> crate::error::Result<Var<T>> {
         let op = "cross_entropy";
         if self.ndim() != 2 {
-            return Err(crate::Error::new(op, format!("logits must be [n, classes], got {}", fmt_shape(self.shape()))));
+            return Err(crate::error::Error::new(
+                op,
+                format!("logits must be [n, classes], got {}", fmt_shape(self.shape())),
+            ));
         }
         let (n, c) = (self.shape()[0], self.shape()[1]);
         if targets.len() != n {
-            return Err(crate::Error::new(
+            return Err(crate::error::Error::new(
                 op,
                 format!("{} targets for logits of shape {}", targets.len(), fmt_shape(self.shape())),
             ));
         }
         if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= c) {
-            return Err(crate::Error::new(op, format!("target {t} at position {i} is not below {c} classes")));
+            return Err(crate::error::Error::new(op, format!("target {t} at position {i} is not below {c} classes")));
         }
         let mut scratch = vec![T::ZERO; c];
         let total = vectorized(CrossEntropyRows { data: self.value().data(), targets, scratch: &mut scratch });

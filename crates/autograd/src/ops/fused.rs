@@ -66,7 +66,8 @@ impl<T: Float> StructRule<T> for Linear {
         let (xv, w) = (&x[0], &x[1]);
         // The gradient at z = x @ w + b.
         let gz = self.act_d(y, g);
-        let mut grads: Grads<A> = smallvec![needs[0].then(|| gz.mm(w, false, true)), needs[1].then(|| xv.mm(&gz, true, false))];
+        let mut grads: Grads<A> =
+            smallvec![needs[0].then(|| gz.mm(w, false, true)), needs[1].then(|| xv.mm(&gz, true, false))];
         if x.len() > 2 {
             grads.push(needs[2].then(|| gz.sum_axes(&[0], false)));
         }
@@ -114,7 +115,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`linear`](Self::linear).
     #[track_caller]
-    pub fn try_linear(&self, w: &Var<T>, b: Option<&Var<T>>, act: LinearActivation) -> crate::Result<Var<T>> {
+    pub fn try_linear(&self, w: &Var<T>, b: Option<&Var<T>>, act: LinearActivation) -> crate::error::Result<Var<T>> {
         let mut value = self.value().try_linear(w.value(), b.map(|b| b.value()))?;
         vectorized(ActivateInPlace { z: value.data_mut(), act });
         let op = Linear { act };

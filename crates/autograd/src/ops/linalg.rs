@@ -16,7 +16,7 @@ struct MatMul {
 }
 
 #[track_caller]
-fn try_mm<T: Float>(a: &Var<T>, b: &Var<T>, ta: bool, tb: bool) -> crate::Result<Var<T>> {
+fn try_mm<T: Float>(a: &Var<T>, b: &Var<T>, ta: bool, tb: bool) -> crate::error::Result<Var<T>> {
     let value = a.value().try_matmul_flags(b.value(), ta, tb)?;
     Ok(record(Structured(MatMul { ta, tb }), &[a, b], value))
 }
@@ -84,7 +84,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`matmul`](Self::matmul).
     #[track_caller]
-    pub fn try_matmul(&self, other: &Var<T>) -> crate::Result<Var<T>> {
+    pub fn try_matmul(&self, other: &Var<T>) -> crate::error::Result<Var<T>> {
         if self.ndim() >= 2 && other.ndim() >= 2 {
             return try_mm(self, other, false, false);
         }
@@ -95,7 +95,7 @@ impl<T: Float> Var<T> {
         let ka = self.shape()[self.ndim() - 1];
         let kb = if other.ndim() == 1 { other.shape()[0] } else { other.shape()[other.ndim() - 2] };
         if ka != kb {
-            return Err(crate::Error::new(
+            return Err(crate::error::Error::new(
                 "matmul",
                 format!(
                     "{} x {}: inner dimensions {} and {} differ",

@@ -138,8 +138,11 @@ impl<T: Float> StructRule<T> for Concat {
         if dx.iter().all(Option::is_none) {
             return None;
         }
-        let parts: Vec<Var<T>> =
-            x.iter().zip(dx).map(|(x, t)| t.clone().unwrap_or_else(|| Var::constant(Tensor::zeros(x.shape())))).collect();
+        let parts: Vec<Var<T>> = x
+            .iter()
+            .zip(dx)
+            .map(|(x, t)| t.clone().unwrap_or_else(|| Var::constant(Tensor::zeros(x.shape()))))
+            .collect();
         let refs: Vec<&Var<T>> = parts.iter().collect();
         Some(Var::concat(&refs, self.axis as isize))
     }
@@ -181,7 +184,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`reshape`](Self::reshape).
     #[track_caller]
-    pub fn try_reshape(&self, shape: impl AsRef<[usize]>) -> crate::Result<Var<T>> {
+    pub fn try_reshape(&self, shape: impl AsRef<[usize]>) -> crate::error::Result<Var<T>> {
         let shape = shape.as_ref();
         if shape == self.shape() {
             return Ok(self.clone());
@@ -252,7 +255,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`broadcast_to`](Self::broadcast_to).
     #[track_caller]
-    pub fn try_broadcast_to(&self, shape: &[usize]) -> crate::Result<Var<T>> {
+    pub fn try_broadcast_to(&self, shape: &[usize]) -> crate::error::Result<Var<T>> {
         if shape == self.shape() {
             return Ok(self.clone());
         }
@@ -307,7 +310,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`narrow`](Self::narrow).
     #[track_caller]
-    pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> crate::Result<Var<T>> {
+    pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> crate::error::Result<Var<T>> {
         let ax = sh::normalize_axis("narrow", axis, self.ndim())?;
         let value = self.value().try_narrow(axis, start, len)?;
         Ok(record(Structured(Narrow { axis: ax, start }), &[self], value))
@@ -331,7 +334,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`concat`](Self::concat).
     #[track_caller]
-    pub fn try_concat(vars: &[&Var<T>], axis: isize) -> crate::Result<Var<T>> {
+    pub fn try_concat(vars: &[&Var<T>], axis: isize) -> crate::error::Result<Var<T>> {
         let values: SmallVec<[&Tensor<T>; 4]> = vars.iter().map(|v| v.value()).collect();
         let value = Tensor::try_concat(&values, axis)?;
         let ax = sh::normalize_axis("concat", axis, vars[0].ndim())?;
