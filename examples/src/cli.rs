@@ -52,7 +52,7 @@ pub struct OptimArgs {
     #[arg(long, value_name = "RATE", value_parser = |s: &str| Real::Positive.parse(s), allow_hyphen_values = true)]
     pub lr: f64,
     /// Seed of everything random (data, initial weights, shuffling)
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", value_parser = seed, allow_negative_numbers = true)]
     pub seed: u64,
 }
 
@@ -203,6 +203,14 @@ pub fn natural(s: &str) -> Result<usize, String> {
         Err(_) if s.trim().starts_with('-') => Err("must be 0 or more".into()),
         Err(e) => Err(format!("not a whole number ({e})")),
     }
+}
+
+/// A seed: a whole number from 0 to 2^64 - 1.
+///
+/// # Errors
+/// A message for clap to show after "invalid value '..' for '--seed'".
+pub fn seed(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| format!("must be a whole number from 0 to {}", u64::MAX))
 }
 
 /// The range a floating-point flag accepts. Every kind rejects NaN and the infinities.

@@ -116,7 +116,7 @@ fn bad_flag_values_are_usage_errors_naming_the_flag() {
         for lr in ["inf", "-inf", "NaN", "nan", "0", "-1", "abc", "1e400"] {
             assert_usage_error(bin, &["--lr", lr], "--lr", "finite number greater than 0");
         }
-        assert_usage_error(bin, &["--seed", "-1"], "--seed", "invalid value");
+        assert_usage_error(bin, &["--seed", "-1"], "--seed", "whole number from 0 to 18446744073709551615");
         assert_usage_error(bin, &["--plot"], "--plot", "value is required");
     }
     for bin in [REGRESSION, CLASSIFICATION, DIABETES] {
