@@ -12,11 +12,16 @@
 //! [`run`] trains (and optionally saves the weights as safetensors); [`classify_saved`]
 //! loads saved weights and classifies test images, which [`ascii_art`] can draw.
 
+use crate::cli::{check_positive, Real, UsageError, Widths};
+use crate::guard::{check_memory, first_non_finite, mlp_memory, short_number, thousands, Divergence};
 use crate::plot;
 use crate::progress::{EpochLog, Verbosity};
+use crate::{out, outln};
 use autograd::Tensor;
 use nn::data::{BatchSource, U8Images};
-use nn::datasets::{load_idx_pair, load_mnist, Mnist, MNIST_CLASSES, MNIST_TEST_IMAGES, MNIST_TEST_LABELS};
+use nn::datasets::{
+    load_idx_pair, load_mnist, Mnist, MNIST_CLASSES, MNIST_TEST_IMAGES, MNIST_TEST_LABELS, MNIST_TRAIN_IMAGES,
+};
 use nn::metrics::{ClassificationReport, ConfusionMatrix};
 use nn::{Activation, Adam, Dense, FitOptions, History, Loss, Metric, Module, Sequential, StateDict};
 use std::error::Error;
@@ -153,23 +158,13 @@ pub fn architecture_string(input: usize, hidden: &[usize], classes: usize) -> St
 /// # Errors
 /// A message naming the bad part.
 pub fn parse_hidden(s: &str) -> Result<Vec<usize>, String> {
-    let s = s.trim();
-    if s.is_empty() || s.eq_ignore_ascii_case("none") {
-        return Ok(Vec::new());
-    }
-    let parts: Vec<usize> = s
-        .split([',', '-', 'x'])
-        .map(|p| match p.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("invalid layer width '{p}' in '{s}' (expected positive integers like 128,64)")),
-        })
-        .collect::<Result<_, _>>()?;
+    let parts = Widths::parse(s)?.0;
     let image = 28 * 28;
     if parts.len() >= 2 && parts[0] == image && parts[parts.len() - 1] == MNIST_CLASSES {
         return Ok(parts[1..parts.len() - 1].to_vec());
     }
     if parts.first() == Some(&image) {
-        return Err(format!("'{s}' starts with the input width 784 but does not end with 10 classes"));
+        return Err(format!("'{}' starts with the input width 784 but does not end with 10 classes", s.trim()));
     }
     Ok(parts)
 }
@@ -193,20 +188,61 @@ fn argmax_rows(t: &Tensor<f32>) -> Vec<usize> {
         .collect()
 }
 
-fn check_config(cfg: &Config) -> Result<(), Box<dyn Error>> {
-    if cfg.epochs == 0 || cfg.batch_size == 0 || cfg.validation_batch_size == Some(0) {
-        return Err("epochs and batch sizes must be positive".into());
+/// Pixels of an MNIST image, the input width [`Config::validate`] assumes before the data is
+/// read.
+const MNIST_IMAGE_LEN: usize = 28 * 28;
+/// Training images in MNIST.
+const MNIST_TRAIN: usize = 60_000;
+/// The batch size of `evaluate_with` and `predict` below.
+const EVAL_BATCH: usize = 256;
+
+impl Config {
+    /// Checks every setting, each error naming the flag it comes from: counts at least 1, a
+    /// finite positive learning rate, a validation split in `[0, 1)`, and a model that fits in
+    /// memory (for MNIST's 784-pixel images; [`run`] checks again with the data's size).
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the flag.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        check_positive("--epochs", self.epochs)?;
+        check_positive("--batch-size", self.batch_size)?;
+        if let Some(v) = self.validation_batch_size {
+            check_positive("--validation-batch-size", v)?;
+        }
+        Real::Positive.check_flag("--lr", self.lr)?;
+        Real::UnitFromZero.check_flag("--validation-split", self.validation_split)?;
+        if let Some(w) = self.hidden.iter().find(|&&w| w == 0) {
+            return Err(UsageError(format!("invalid value '{w}' in '--hidden': layer widths must be at least 1")));
+        }
+        if let Some(n) = self.train_limit.filter(|&n| n < 2) {
+            return Err(UsageError(format!("invalid value '{n}' for '--train-limit': must be at least 2")));
+        }
+        if let Some(n) = self.test_limit {
+            check_positive("--test-limit", n)?;
+        }
+        if let (Some(save), Some(plot)) = (&self.save, &self.plot) {
+            if save == plot {
+                return Err(UsageError(format!("--save and --plot name the same file `{}`", save.display())));
+            }
+        }
+        self.check_memory(MNIST_IMAGE_LEN, self.train_limit.unwrap_or(MNIST_TRAIN).min(MNIST_TRAIN))
     }
-    if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
-        return Err(format!("learning rate must be positive, got {}", cfg.lr).into());
+
+    /// Checks that the model for `input`-pixel images, trained on `n` images, fits in memory.
+    fn check_memory(&self, input: usize, n: usize) -> Result<(), UsageError> {
+        let widths: Vec<usize> =
+            std::iter::once(input).chain(self.hidden.iter().copied()).chain([MNIST_CLASSES]).collect();
+        let batch = self.batch_size.max(self.validation_batch_size.unwrap_or(0)).min(n.max(1)).max(EVAL_BATCH);
+        let (bytes, params) = mlp_memory(&widths, batch);
+        let hidden = Widths(self.hidden.clone());
+        check_memory(&format!("--hidden {hidden} (a model of {} parameters)", thousands(params)), bytes)
     }
-    if !(0.0..1.0).contains(&cfg.validation_split) {
-        return Err(format!("validation split must be in [0, 1), got {}", cfg.validation_split).into());
-    }
-    Ok(())
 }
 
-/// Trains and evaluates (see the module docs). Prints the data summary, the model and
+/// Trains and evaluates (see the module docs). Checks first: [`Config::validate`], that
+/// `--save` and `--plot` can be written (before the data is even read), and the data's
+/// image size. Training stops with a [`Diverged`](crate::guard::Diverged) error if the loss
+/// becomes NaN or infinite, and nothing is saved then. Prints the data summary, the model and
 /// Keras' progress bar unless `cfg.verbosity` is silent; the binary prints the returned
 /// report.
 ///
@@ -214,16 +250,28 @@ fn check_config(cfg: &Config) -> Result<(), Box<dyn Error>> {
 /// A missing or corrupt data file (the message names the file and what is wrong), invalid
 /// settings, or a save/plot path that cannot be written.
 pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
-    check_config(cfg)?;
+    cfg.validate()?;
+    for path in cfg.save.iter().chain(&cfg.plot) {
+        nn::io::check_writable(path)?;
+    }
     let verbose = cfg.verbosity.is_on();
     let t0 = Instant::now();
     let mnist: Mnist = load_mnist(&cfg.data_dir)?;
     let image_len = mnist.image_len();
+    let train_file = cfg.data_dir.join(MNIST_TRAIN_IMAGES);
+    if image_len == 0 {
+        return Err(format!("{}: the images have 0 x 0 pixels: nothing to learn from", train_file.display()).into());
+    }
     let n_train = cfg.train_limit.unwrap_or(usize::MAX).min(mnist.n_train());
     let n_test = cfg.test_limit.unwrap_or(usize::MAX).min(mnist.n_test());
-    if n_train < 2 || n_test == 0 {
-        return Err(format!("need at least 2 training and 1 test image (got {n_train} and {n_test})").into());
+    if n_train < 2 {
+        return Err(format!("{}: {n_train} images; training needs at least 2", train_file.display()).into());
     }
+    if n_test == 0 {
+        let test_file = cfg.data_dir.join(MNIST_TEST_IMAGES);
+        return Err(format!("{}: no images; the evaluation needs at least 1", test_file.display()).into());
+    }
+    cfg.check_memory(image_len, n_train)?;
     // Keras' validation_split: the last fraction of the samples, before shuffling, with
     // `floor(n (1 - split))` left for training (as `nn::data::Dataset::split_validation`).
     // Both parts are views of the one byte buffer: nothing is copied or converted here.
@@ -255,7 +303,7 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     let architecture = architecture_string(image_len, &cfg.hidden, MNIST_CLASSES);
     model.compile(Adam::new(cfg.lr), Loss::CategoricalCrossentropy, &[Metric::Accuracy]);
     if verbose {
-        println!(
+        outln!(
             "MNIST from {}: {} training images ({} for validation), {} test images, {} pixels in [0, 1] each (loaded in {:.1}s)",
             crate::display_path(&cfg.data_dir),
             n_train,
@@ -263,15 +311,19 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
             n_test,
             image_len,
             load_seconds
-        );
-        print!("{}", model.summary());
-        println!(
+        )?;
+        out!("{}", model.summary())?;
+        outln!(
             "Training {architecture}: Adam(lr={}), categorical cross-entropy, batch size {}, {} epochs, seed {}",
-            cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed
-        );
+            short_number(cfg.lr),
+            cfg.batch_size,
+            cfg.epochs,
+            cfg.seed
+        )?;
     }
 
     let mut log = EpochLog::new(cfg.verbosity, cfg.epochs);
+    let mut guard = Divergence::new(cfg.lr);
     let opts = FitOptions {
         epochs: cfg.epochs,
         batch_size: cfg.batch_size,
@@ -281,10 +333,11 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
         seed: Some(cfg.seed),
         ..Default::default()
     };
-    let history = model.fit_with_callbacks(&x_train, &y_train, opts, &mut [&mut log])?;
+    let fit = model.fit_with_callbacks(&x_train, &y_train, opts, &mut [&mut log, &mut guard]);
+    let history = guard.check(fit)?;
     drop((x_train, y_train));
 
-    let scores = model.evaluate_with(&x_test, &y_test, 256)?;
+    let scores = model.evaluate_with(&x_test, &y_test, EVAL_BATCH)?;
     let test_predictions = argmax_rows(&model.predict(&x_test)?);
     let confusion = nn::metrics::confusion_matrix(&test_labels, &test_predictions, MNIST_CLASSES)?;
     let report = ClassificationReport::from_confusion(&confusion);
@@ -315,50 +368,86 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
 }
 
 /// Saves the model's weights with [`Sequential::save`]: a safetensors file with PyTorch's
-/// names and layouts (`0.weight` `[out, in]`, `0.bias`, ...), written atomically.
+/// names and layouts (`0.weight` `[out, in]`, `0.bias`, ...), written atomically. Refuses
+/// NaN or infinite weights, leaving an existing file as it was.
 ///
 /// # Errors
-/// The file cannot be written (the message names it).
+/// A non-finite weight (naming the tensor), or the file cannot be written (naming it).
 pub fn save_model(model: &Sequential<f32>, path: &Path) -> Result<(), Box<dyn Error>> {
+    if let Some((name, index, v)) = first_non_finite(&model.state_dict()) {
+        return Err(
+            format!("{}: not saved: weight `{name}` {index:?} is {v} (the training diverged)", path.display()).into()
+        );
+    }
     model.save(path)?;
     Ok(())
 }
 
 /// Loads a model saved by [`save_model`] (or any safetensors file holding a stack of dense
-/// layers `0.weight` `[out, in]`, `0.bias`, `1.weight`, ...): the layer widths are read from
-/// the weight shapes. Returns the model and its architecture string.
+/// layers `0.weight` `[out, in]`, `0.bias` `[out]`, `1.weight`, ...): the layer widths are read
+/// from the weight shapes. Returns the model and its architecture string.
+///
+/// The file is checked before a model is built from it, so that no file can make the
+/// program panic: every layer has at least one unit, each layer's input width is the
+/// previous one's output width (the first's is `input`), the last layer has `classes`
+/// outputs, every weight and bias is finite, and no other tensor is present.
 ///
 /// # Errors
-/// The file is missing or not valid safetensors, its tensors do not form a chain of dense
-/// layers, or its input width is not `input` (each message names the file).
-pub fn load_model(path: &Path, input: usize) -> Result<(Sequential<f32>, String), Box<dyn Error>> {
+/// The file is missing or not valid safetensors, or fails one of the checks above; each
+/// message names the file and the tensor.
+pub fn load_model(path: &Path, input: usize, classes: usize) -> Result<(Sequential<f32>, String), Box<dyn Error>> {
     let sd: StateDict<f32> = nn::io::load_safetensors(path)?;
     let bad = |msg: String| -> Box<dyn Error> { format!("{}: {msg}", path.display()).into() };
     let mut widths = Vec::new();
     let mut i = 0;
     while let Some(w) = sd.get(&format!("{i}.weight")) {
         if w.ndim() != 2 {
-            return Err(bad(format!("tensor {i}.weight has shape {:?}, expected [out, in]", w.shape())));
+            return Err(bad(format!("tensor `{i}.weight` has shape {:?}, expected [out, in]", w.shape())));
         }
         let (out, inp) = (w.shape()[0], w.shape()[1]);
         let expected_in = widths.last().copied().unwrap_or(input);
         if inp != expected_in {
             return Err(bad(format!(
-                "tensor {i}.weight has shape {:?}: its input width {inp} should be {expected_in}",
+                "tensor `{i}.weight` has shape {:?}: its input width {inp} should be {expected_in}",
                 w.shape()
             )));
+        }
+        if out == 0 {
+            return Err(bad(format!("tensor `{i}.weight` has shape {:?}: a layer of 0 units", w.shape())));
+        }
+        match sd.get(&format!("{i}.bias")) {
+            Some(b) if b.shape() == [out] => {}
+            Some(b) => return Err(bad(format!("tensor `{i}.bias` has shape {:?}, expected [{out}]", b.shape()))),
+            None => return Err(bad(format!("tensor `{i}.bias` is missing (layer {i} has a weight)"))),
         }
         widths.push(out);
         i += 1;
     }
-    let Some((&classes, hidden)) = widths.split_last() else {
+    let Some((&found_classes, hidden)) = widths.split_last() else {
         return Err(bad("no dense layer weights (`0.weight`) found; not a model saved by this example".into()));
     };
+    if found_classes != classes {
+        return Err(bad(format!(
+            "tensor `{}.weight` gives {found_classes} outputs, but the data has {classes} classes",
+            widths.len() - 1
+        )));
+    }
+    let ours = |k: &str| {
+        let layer = k.strip_suffix(".weight").or_else(|| k.strip_suffix(".bias"));
+        layer.and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l < widths.len())
+    };
+    if let Some(extra) = sd.keys().find(|k| !ours(k)) {
+        let n = widths.len();
+        return Err(bad(format!("unexpected tensor `{extra}` (not a weight or bias of the {n} dense layers)")));
+    }
+    if let Some((name, index, v)) = first_non_finite(&sd) {
+        return Err(bad(format!("tensor `{name}` holds {v} at {index:?}: the weights of a diverged run?")));
+    }
     // With the architecture known in advance, `model.load_weights(path)` is the one-liner;
     // here it comes from the file, so the state dict read above is loaded directly.
-    let mut model = build_model(input, hidden, classes);
+    let mut model = build_model(input, hidden, found_classes);
     model.load_state_dict(&sd).map_err(|e| bad(e.to_string()))?;
-    Ok((model, architecture_string(input, hidden, classes)))
+    Ok((model, architecture_string(input, hidden, found_classes)))
 }
 
 /// One classified test image.
@@ -408,11 +497,15 @@ pub fn classify_saved(
     first: usize,
     show: usize,
 ) -> Result<Classified, Box<dyn Error>> {
-    let (images, labels) =
-        load_idx_pair(data_dir.join(MNIST_TEST_IMAGES), data_dir.join(MNIST_TEST_LABELS), MNIST_CLASSES)?;
+    let images_file = data_dir.join(MNIST_TEST_IMAGES);
+    let (images, labels) = load_idx_pair(&images_file, data_dir.join(MNIST_TEST_LABELS), MNIST_CLASSES)?;
     let (rows, cols) = (images.dims[1], images.dims[2]);
     let image_len = rows * cols;
-    let (model, architecture) = load_model(model_path, image_len)?;
+    if image_len == 0 || labels.is_empty() {
+        let what = if image_len == 0 { format!("the images have {rows} x {cols} pixels") } else { "no images".into() };
+        return Err(format!("{}: {what}: nothing to classify", images_file.display()).into());
+    }
+    let (model, architecture) = load_model(model_path, image_len, MNIST_CLASSES)?;
     let n_test = test_limit.unwrap_or(usize::MAX).min(labels.len());
     let images = image_source(images.data, image_len)?;
     let probs = model.predict(&images.slice(0..n_test))?;

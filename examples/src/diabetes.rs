@@ -9,8 +9,11 @@
 //! the first steps huge); predictions are mapped back, so every figure is in the target's
 //! own units.
 
+use crate::cli::{check_positive, Real, UsageError, Widths};
+use crate::guard::{check_memory, mlp_memory, short_number, thousands, Divergence};
 use crate::plot::{self, Panel, Series};
 use crate::progress::{EpochLog, Verbosity};
+use crate::{out, outln};
 use autograd::Tensor;
 use nn::datasets::{load_diabetes, Table};
 use nn::{Activation, Adam, Dense, FitOptions, History, Loss, Regularizer, Sequential};
@@ -206,19 +209,67 @@ fn select(t: &Table, idx: &[usize]) -> Split {
     }
 }
 
-/// Runs the walkthrough.
+/// Patients and features of scikit-learn's diabetes data, assumed by [`Config::validate`]
+/// before the files are read.
+const DIABETES_SHAPE: (usize, usize) = (442, 10);
+
+impl Config {
+    /// Checks every setting, each error naming the flag it comes from: counts at least 1, a
+    /// finite positive learning rate, a finite L2 penalty of 0 or more, a test fraction
+    /// strictly between 0 and 1, and an MLP that fits in memory (for the diabetes data's
+    /// shape; [`run`] checks again with the data's).
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the flag.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        check_positive("--epochs", self.epochs)?;
+        check_positive("--batch-size", self.batch_size)?;
+        Real::Positive.check_flag("--lr", self.lr)?;
+        Real::NonNegative.check_flag("--l2", self.l2)?;
+        Real::OpenUnit.check_flag("--test-fraction", self.test_fraction)?;
+        if let Some(w) = self.hidden.iter().find(|&&w| w == 0) {
+            return Err(UsageError(format!("invalid value '{w}' in '--hidden': layer widths must be at least 1")));
+        }
+        self.check_memory(DIABETES_SHAPE.0, DIABETES_SHAPE.1)
+    }
+
+    /// Checks that the MLP for `n` patients of `cols` features fits in memory.
+    fn check_memory(&self, n: usize, cols: usize) -> Result<(), UsageError> {
+        let widths: Vec<usize> = std::iter::once(cols).chain(self.hidden.iter().copied()).chain([1]).collect();
+        let (bytes, params) = mlp_memory(&widths, n);
+        let hidden = Widths(self.hidden.clone());
+        check_memory(&format!("--hidden {hidden} (an MLP of {} parameters)", thousands(params)), bytes)
+    }
+}
+
+/// Runs the walkthrough: [`Config::validate`], a check that the plot can be written, the
+/// data (enough patients for the split and the least-squares fit), then both models, each
+/// stopped with a [`Diverged`](crate::guard::Diverged) error if its loss becomes NaN or
+/// infinite.
 ///
 /// # Errors
-/// A missing or corrupt data file, invalid settings, or a plot that cannot be written.
+/// A missing or corrupt data file, too few patients, invalid settings, a diverged run, or a
+/// plot or stdout that cannot be written.
 pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
-    if cfg.epochs == 0 || cfg.batch_size == 0 {
-        return Err("epochs and batch size must be positive".into());
-    }
-    if !(cfg.test_fraction > 0.0 && cfg.test_fraction < 1.0) {
-        return Err(format!("test fraction must be in (0, 1), got {}", cfg.test_fraction).into());
+    cfg.validate()?;
+    if let Some(path) = &cfg.plot {
+        nn::io::check_writable(path)?;
     }
     let table = load(&cfg.data_dir)?;
     let (n, cols) = (table.n_rows, table.n_cols);
+    // The least-squares reference needs more training patients than coefficients (cols + 1),
+    // and the test set at least one patient.
+    let needed = cols + 3;
+    if n < needed {
+        return Err(format!(
+            "{}: {n} patients of {cols} features; the walkthrough needs at least {needed} ({} for the \
+             least-squares fit of {cols} features and an intercept, and 1 to test on)",
+            cfg.data_dir.join(DATA_FILE).display(),
+            cols + 2
+        )
+        .into());
+    }
+    cfg.check_memory(n, cols)?;
     let n_test = ((n as f64 * cfg.test_fraction).round() as usize).clamp(1, n.saturating_sub(cols + 2).max(1));
     let n_train = n - n_test;
     let mut order: Vec<usize> = (0..n).collect();
@@ -236,13 +287,13 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
 
     let verbose = cfg.verbosity.is_on();
     if verbose {
-        println!(
+        outln!(
             "Diabetes data from {}: {n} patients x {cols} features ({}); {n_train} for training, {n_test} for testing (seed {})",
             crate::display_path(&cfg.data_dir),
             table.feature_names.join(", "),
             cfg.seed
-        );
-        println!("Features standardised with the training mean and standard deviation; target mean {ymean:.1}, std {ystd:.1}");
+        )?;
+        outln!("Features standardised with the training mean and standard deviation; target mean {ymean:.1}, std {ystd:.1}")?;
     }
 
     let scores = |model: &Sequential<f32>| -> Result<Scores, Box<dyn Error>> {
@@ -254,13 +305,16 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     let train_one = |name: &str, mut model: Sequential<f32>| -> Result<(Sequential<f32>, History), Box<dyn Error>> {
         model.compile(Adam::new(cfg.lr), Loss::MeanSquaredError, &[]);
         if verbose {
-            println!(
+            outln!(
                 "\n{name}: Adam(lr={}), mean squared error, batch size {}, {} epochs",
-                cfg.lr, cfg.batch_size, cfg.epochs
-            );
-            print!("{}", model.summary());
+                short_number(cfg.lr),
+                cfg.batch_size,
+                cfg.epochs
+            )?;
+            out!("{}", model.summary())?;
         }
         let mut log = EpochLog::new(cfg.verbosity, cfg.epochs);
+        let mut guard = Divergence::new(cfg.lr).model(name);
         let opts = FitOptions {
             epochs: cfg.epochs,
             batch_size: cfg.batch_size,
@@ -268,7 +322,8 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
             seed: Some(cfg.seed),
             ..Default::default()
         };
-        let history = model.fit_with_callbacks(&x_train, &y_train, opts, &mut [&mut log])?;
+        let fit = model.fit_with_callbacks(&x_train, &y_train, opts, &mut [&mut log, &mut guard]);
+        let history = guard.check(fit)?;
         Ok((model, history))
     };
 
@@ -295,7 +350,8 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     };
     let (mlp_model, mlp_history) = train_one(&mlp_name, mlp)?;
 
-    let beta = least_squares(&xtr, cols, &train.y)?;
+    let beta = least_squares(&xtr, cols, &train.y)
+        .map_err(|e| format!("{}: {e} in the {n_train} training patients", cfg.data_dir.join(DATA_FILE).display()))?;
     let ols = |x: &[f64]| -> Vec<f64> {
         x.chunks(cols).map(|r| beta[0] + r.iter().zip(&beta[1..]).map(|(a, b)| a * b).sum::<f64>()).collect()
     };

@@ -1,11 +1,15 @@
 //! The walkthroughs behind the example binaries ([`regression`], [`classification`],
 //! [`diabetes`]): each has a `Config` (its `Default` is the walkthrough) and a `run` that
-//! returns the figures, so the tests can run them in a short mode. Plus the shared
-//! command-line parser, SVG plots and training log.
+//! returns the figures, so the tests can run them in a short mode. Plus what the binaries
+//! share: the command-line flags ([`cli`], with `clap`), the guards against impossible
+//! sizes and diverging runs ([`guard`]), standard output that reports errors instead of
+//! panicking ([`output`]), SVG plots and the training log.
 
 pub mod classification;
 pub mod cli;
 pub mod diabetes;
+pub mod guard;
+pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod regression;

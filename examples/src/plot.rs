@@ -1,5 +1,5 @@
 //! SVG plots for the examples (learning curves, and data with a fitted line), drawn with
-//! the `plotters` crate's SVG backend.
+//! the `plotters` crate's SVG backend in memory and written atomically.
 
 use plotters::prelude::*;
 use std::path::Path;
@@ -61,8 +61,8 @@ pub enum Panel<'a> {
     },
 }
 
-fn draw_lines<'b>(
-    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+fn draw_lines(
+    root: &Area<'_>,
     path: &Path,
     title: &str,
     x_label: &str,
@@ -102,8 +102,8 @@ fn draw_lines<'b>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn draw_scatter<'b>(
-    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+fn draw_scatter(
+    root: &Area<'_>,
     path: &Path,
     title: &str,
     x_label: &str,
@@ -143,40 +143,53 @@ fn draw_scatter<'b>(
         .map_err(|e| to_io(path, e))
 }
 
+type Area<'b> = DrawingArea<SVGBackend<'b>, plotters::coord::Shift>;
+
+/// Draws an SVG image of `size` pixels in memory with `draw`, then writes it to `path`
+/// atomically (`nn::io::write_atomic`): a failure never leaves a half-written file.
+fn write_svg(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl for<'b> FnOnce(&Area<'b>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| to_io(path, e))?;
+        draw(&root)?;
+        root.present().map_err(|e| to_io(path, e))?;
+    }
+    nn::io::write_atomic(path, |w| w.write_all(svg.as_bytes())).map_err(std::io::Error::other)
+}
+
 /// Draws line charts (e.g. loss and validation loss per epoch) into an SVG file.
 pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> std::io::Result<()> {
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
-    draw_lines(&root, path, title, x_label, y_label, series)?;
-    root.present().map_err(|e| to_io(path, e))
+    write_svg(path, (800, 500), |root| draw_lines(root, path, title, x_label, y_label, series))
 }
 
 /// Draws a scatter of data points with one or more lines over it (e.g. a fitted line and the
 /// least-squares line) into an SVG file.
 pub fn scatter_with_lines(path: &Path, title: &str, points: &[(f64, f64)], lines: &[Series]) -> std::io::Result<()> {
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
-    draw_scatter(&root, path, title, "x", "y", points, lines)?;
-    root.present().map_err(|e| to_io(path, e))
+    write_svg(path, (800, 500), |root| draw_scatter(root, path, title, "x", "y", points, lines))
 }
 
 /// Draws several charts side by side (800 x 500 pixels each) into one SVG file, e.g. a
 /// learning curve next to the data and the fitted line.
 pub fn panels(path: &Path, panels: &[Panel]) -> std::io::Result<()> {
     let n = panels.len().max(1);
-    let root = SVGBackend::new(path, (800 * n as u32, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| to_io(path, e))?;
-    for (area, panel) in root.split_evenly((1, n)).iter().zip(panels) {
-        match panel {
-            Panel::Lines { title, x_label, y_label, series } => {
-                draw_lines(area, path, title, x_label, y_label, series)?
-            }
-            Panel::Scatter { title, x_label, y_label, points, lines } => {
-                draw_scatter(area, path, title, x_label, y_label, points, lines)?
+    write_svg(path, (800 * n as u32, 500), |root| {
+        for (area, panel) in root.split_evenly((1, n)).iter().zip(panels) {
+            match panel {
+                Panel::Lines { title, x_label, y_label, series } => {
+                    draw_lines(area, path, title, x_label, y_label, series)?
+                }
+                Panel::Scatter { title, x_label, y_label, points, lines } => {
+                    draw_scatter(area, path, title, x_label, y_label, points, lines)?
+                }
             }
         }
-    }
-    root.present().map_err(|e| to_io(path, e))
+        Ok(())
+    })
 }
 
 /// The learning-curve panels of a training history: one chart of every `*loss` series

@@ -83,8 +83,8 @@ impl<T: Float> Callback<T> for EpochLog {
         if let Verbosity::Every(n) = self.verbosity {
             let shown = epoch == 0 || (epoch + 1).is_multiple_of(n) || epoch + 1 == self.epochs;
             if shown {
-                println!("Epoch {}/{}", epoch + 1, self.epochs);
-                println!("{}", nn::train::final_line(ctx.steps_per_epoch, elapsed, logs));
+                crate::outln!("Epoch {}/{}", epoch + 1, self.epochs)?;
+                crate::outln!("{}", nn::train::final_line(ctx.steps_per_epoch, elapsed, logs))?;
             }
         }
         Ok(())

@@ -5,8 +5,11 @@
 //! The noise has mean 0.5, so the line the data supports is about `y = 2x + 1.5`; training
 //! should land next to the least-squares solution, not next to `2x + 1`.
 
+use crate::cli::{check_positive, Real, UsageError};
+use crate::guard::{check_memory, short_number, Divergence};
 use crate::plot::{self, Panel, Series};
 use crate::progress::{EpochLog, Verbosity};
+use crate::{out, outln};
 use autograd::Tensor;
 use nn::{Dense, FitOptions, History, Loss, Module, Sequential, Sgd};
 use rand::rngs::StdRng;
@@ -106,13 +109,46 @@ fn mse(data: &[(f64, f64)], w: f64, b: f64) -> f64 {
     data.iter().map(|(x, y)| (w * x + b - y).powi(2)).sum::<f64>() / data.len() as f64
 }
 
-/// Runs the walkthrough.
+/// Bytes of memory per data point: the `(x, y)` pair, its `f32` tensors, and with a plot its
+/// copy and its SVG circle (about 90 bytes of text).
+fn bytes_per_point(plot: bool) -> u128 {
+    if plot {
+        16 + 8 + 16 + 96
+    } else {
+        16 + 8
+    }
+}
+
+impl Config {
+    /// Checks every setting, each error naming the flag it comes from: counts at least 1 (2
+    /// points), a finite positive learning rate, a finite `--predict`, and data that fits in
+    /// memory.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the flag.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        check_positive("--epochs", self.epochs)?;
+        check_positive("--batch-size", self.batch_size)?;
+        Real::Positive.check_flag("--lr", self.lr)?;
+        Real::Finite.check_flag("--predict", self.new_x)?;
+        if self.points < 2 {
+            return Err(UsageError(format!("invalid value '{}' for '--points': must be at least 2", self.points)));
+        }
+        let bytes = (self.points as u128).saturating_mul(bytes_per_point(self.plot.is_some()));
+        check_memory(&format!("--points {}", self.points), bytes)
+    }
+}
+
+/// Runs the walkthrough: [`Config::validate`], a check that the plot can be written, then
+/// training (stopped with an error if the loss becomes NaN or infinite).
 ///
 /// # Errors
-/// Invalid settings, or a plot that cannot be written.
+/// Invalid settings, a diverged run ([`Diverged`](crate::guard::Diverged)), a plot that
+/// cannot be written, or stdout that cannot be written.
 pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
-    if cfg.points < 2 {
-        return Err("need at least 2 points".into());
+    cfg.validate()?;
+    if let Some(path) = &cfg.plot {
+        nn::io::check_writable(path)?;
     }
     let data = make_data(cfg.points, cfg.seed);
     let x = Tensor::<f32>::from_vec(data.iter().map(|p| p.0 as f32).collect(), [cfg.points, 1])?;
@@ -123,14 +159,17 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     model.compile(Sgd::new(cfg.lr), Loss::MeanSquaredError, &[]);
     let verbose = cfg.verbosity.is_on();
     if verbose {
-        println!("Data: {} points, x ~ U(0, 1), y = 2x + 1 + U(0, 1) noise (seed {})", cfg.points, cfg.seed);
-        print!("{}", model.summary());
-        println!(
+        outln!("Data: {} points, x ~ U(0, 1), y = 2x + 1 + U(0, 1) noise (seed {})", cfg.points, cfg.seed)?;
+        out!("{}", model.summary())?;
+        outln!(
             "Training: SGD(lr={}), mean squared error, batch size {}, {} epochs",
-            cfg.lr, cfg.batch_size, cfg.epochs
-        );
+            short_number(cfg.lr),
+            cfg.batch_size,
+            cfg.epochs
+        )?;
     }
     let mut log = EpochLog::new(cfg.verbosity, cfg.epochs);
+    let mut guard = Divergence::new(cfg.lr);
     let opts = FitOptions {
         epochs: cfg.epochs,
         batch_size: cfg.batch_size,
@@ -138,7 +177,8 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
         seed: Some(cfg.seed),
         ..Default::default()
     };
-    let history = model.fit_with_callbacks(&x, &y, opts, &mut [&mut log])?;
+    let fit = model.fit_with_callbacks(&x, &y, opts, &mut [&mut log, &mut guard]);
+    let history = guard.check(fit)?;
 
     let sd = model.state_dict();
     let weight = f64::from(sd.require_shape("0.weight", &[1, 1])?.data()[0]);

@@ -72,9 +72,9 @@ fn save_load_classify_round_trip_and_plot() {
     assert_eq!(sd["0.weight"].shape(), [32, 784]);
     let bad = dir.path("bad.safetensors");
     std::fs::write(&bad, &std::fs::read(&model_path).unwrap()[..1000]).unwrap();
-    let e = load_model(&bad, 784).err().expect("a truncated model must not load").to_string();
+    let e = load_model(&bad, 784, 10).err().expect("a truncated model must not load").to_string();
     assert!(e.contains("bad.safetensors"), "{e}");
-    let e = load_model(&model_path, 100).err().expect("wrong input width").to_string();
+    let e = load_model(&model_path, 100, 10).err().expect("wrong input width").to_string();
     assert!(e.contains("input width 784 should be 100"), "{e}");
 }
 

@@ -13,6 +13,7 @@ use crate::history::Logs;
 use crate::module::Module;
 use crate::optim::{Optimizer, Schedule};
 use crate::state::StateDict;
+use crate::train::print_out;
 use autograd::Float;
 
 /// What a callback hook can reach during `fit`.
@@ -44,6 +45,18 @@ pub trait Callback<T: Float> {
     }
     /// Before each batch (`batch` counts from 0 within the epoch).
     fn on_batch_begin(&mut self, _epoch: usize, _batch: usize, _ctx: &mut TrainContext<'_, T>) -> Result<(), NnError> {
+        Ok(())
+    }
+    /// After each training batch's optimizer step; `logs` hold the epoch's running averages
+    /// so far (`loss` and the metrics, as the progress bar shows them), as Keras'
+    /// `on_train_batch_end`. An error ends `fit` at once (e.g. on a NaN loss).
+    fn on_batch_end(
+        &mut self,
+        _epoch: usize,
+        _batch: usize,
+        _logs: &Logs,
+        _ctx: &mut TrainContext<'_, T>,
+    ) -> Result<(), NnError> {
         Ok(())
     }
     /// After each epoch, validation included.
@@ -220,14 +233,14 @@ impl<T: Float> Callback<T> for EarlyStopping<T> {
 
     fn on_train_end(&mut self, ctx: &mut TrainContext<'_, T>) -> Result<(), NnError> {
         if let (Some(e), true) = (self.stopped_epoch, ctx.verbose > 0) {
-            println!("Epoch {}: early stopping", e + 1);
+            print_out(format_args!("Epoch {}: early stopping\n", e + 1))?;
         }
         if let (true, Some(w)) = (self.restore_best_weights, self.best_weights.take()) {
             if ctx.verbose > 0 {
-                println!(
-                    "Restoring model weights from the end of the best epoch: {}.",
+                print_out(format_args!(
+                    "Restoring model weights from the end of the best epoch: {}.\n",
                     self.best_epoch.unwrap_or(0) + 1
-                );
+                ))?;
             }
             restore(ctx.module, &w);
         }
@@ -343,13 +356,13 @@ impl<T: Float> Callback<T> for ModelCheckpoint<T> {
                 return Ok(());
             }
             if ctx.verbose > 0 {
-                println!(
-                    "Epoch {}: {} improved from {:.5} to {:.5}, saving model",
+                print_out(format_args!(
+                    "Epoch {}: {} improved from {:.5} to {:.5}, saving model\n",
                     epoch + 1,
                     self.monitor,
                     self.best,
                     current
-                );
+                ))?;
             }
             self.best = current;
         }
@@ -531,7 +544,7 @@ impl<T: Float> Callback<T> for ReduceLrOnPlateau {
         if let Some(new) = self.observe(current, lr) {
             ctx.optimizer.set_learning_rate(new);
             if ctx.verbose > 0 {
-                println!("Epoch {}: ReduceLROnPlateau reducing learning rate to {new}.", epoch + 1);
+                print_out(format_args!("Epoch {}: ReduceLROnPlateau reducing learning rate to {new}.\n", epoch + 1))?;
             }
         }
         logs.insert("learning_rate".to_string(), ctx.optimizer.learning_rate());

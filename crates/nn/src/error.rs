@@ -74,6 +74,9 @@ pub enum NnError {
     /// A metric could not be computed (mismatched lengths, a label out of range, ROC AUC of
     /// a single class, ...).
     Metric(crate::metrics::MetricError),
+    /// The progress output (`verbose > 0`) could not be written to standard output: a closed
+    /// pipe (`| head -1`, kind `BrokenPipe`) or a full disk. `print!` would have panicked.
+    Stdout(std::io::Error),
 }
 
 impl NnError {
@@ -127,6 +130,7 @@ impl fmt::Display for NnError {
                 Ok(())
             }
             NnError::Metric(e) => write!(f, "{e}"),
+            NnError::Stdout(e) => write!(f, "cannot write to standard output: {e}"),
         }
     }
 }
@@ -137,6 +141,7 @@ impl std::error::Error for NnError {
             NnError::Io { source, .. } => Some(source),
             NnError::Tensor(e) => Some(e),
             NnError::Metric(e) => Some(e),
+            NnError::Stdout(e) => Some(e),
             _ => None,
         }
     }

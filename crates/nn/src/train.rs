@@ -508,7 +508,7 @@ fn fit_dyn<T: Float>(
             break;
         }
         if opts.verbose > 0 {
-            println!("Epoch {}/{}", epoch + 1, opts.epochs);
+            print_out(format_args!("Epoch {}/{}\n", epoch + 1, opts.epochs))?;
         }
         each_callback!(stop, |cb, tc| cb.on_epoch_begin(epoch, &mut tc));
         let mut progress = Progress::new(steps, opts.verbose);
@@ -519,8 +519,12 @@ fn fit_dyn<T: Float>(
                 each_callback!(stop, |cb, tc| cb.on_batch_begin(epoch, b, &mut tc));
             }
             train_step(module, c, xb, &yb, [seed, STREAM_DROPOUT, epoch as u64, b as u64], &mut acc)?;
+            if !cbs.is_empty() {
+                let logs = acc.logs("");
+                each_callback!(stop, |cb, tc| cb.on_batch_end(epoch, b, &logs, &mut tc));
+            }
             if progress.wants_update(b + 1) {
-                progress.update(b + 1, &acc.logs(""));
+                progress.update(b + 1, &acc.logs(""))?;
             }
         }
         let mut logs = acc.logs("");
@@ -528,7 +532,7 @@ fn fit_dyn<T: Float>(
             let vb = opts.validation_batch_size.unwrap_or(opts.batch_size);
             logs.extend(evaluate_impl(module, c.loss, &metrics, v, vb, "val_"));
         }
-        progress.finish(&logs);
+        progress.finish(&logs)?;
         each_callback!(stop, |cb, tc| cb.on_epoch_end(epoch, &mut logs, &mut tc));
         history.push(epoch, &logs);
     }
@@ -682,9 +686,12 @@ impl Progress {
     }
 
     /// Step `current` (1-based) is done; `logs` are the running averages.
-    pub fn update(&mut self, current: usize, logs: &Logs) {
+    ///
+    /// # Errors
+    /// [`NnError::Stdout`] when stdout cannot be written (a closed pipe, a full disk).
+    pub fn update(&mut self, current: usize, logs: &Logs) -> Result<(), NnError> {
         if !self.wants_update(current) {
-            return;
+            return Ok(());
         }
         let now = Instant::now();
         self.last_draw = Some(now);
@@ -693,15 +700,17 @@ impl Progress {
         let line = format!("{} - ETA: {}{}", bar(current, self.target), format_eta(eta), format_logs(logs));
         let pad = self.last_len.saturating_sub(line.len());
         self.last_len = line.len();
-        print!("\r{line}{}", " ".repeat(pad));
-        let _ = std::io::stdout().flush();
+        print_out(format_args!("\r{line}{}", " ".repeat(pad)))
     }
 
     /// The epoch is done: prints the final line with `logs` (validation included).
-    pub fn finish(&mut self, logs: &Logs) {
+    ///
+    /// # Errors
+    /// [`NnError::Stdout`] when stdout cannot be written (a closed pipe, a full disk).
+    pub fn finish(&mut self, logs: &Logs) -> Result<(), NnError> {
         let elapsed = self.start.elapsed();
         let line = match self.verbose {
-            0 => return,
+            0 => return Ok(()),
             1 => final_line(self.target, elapsed, logs),
             _ => format!(
                 "{}/{} - {:.0}s{} - {:.0}s/epoch - {}",
@@ -715,11 +724,19 @@ impl Progress {
         };
         if self.dynamic && self.verbose == 1 {
             let pad = self.last_len.saturating_sub(line.len());
-            println!("\r{line}{}", " ".repeat(pad));
+            print_out(format_args!("\r{line}{}\n", " ".repeat(pad)))
         } else {
-            println!("{line}");
+            print_out(format_args!("{line}\n"))
         }
     }
+}
+
+/// Writes training output to stdout and flushes it. Unlike `print!`, which panics, a closed
+/// pipe (`| head -1`) or a full disk (`> /dev/full`) is an error, [`NnError::Stdout`], that
+/// ends `fit` and keeps its kind (`BrokenPipe`, `StorageFull`) for the caller to act on.
+pub(crate) fn print_out(args: std::fmt::Arguments<'_>) -> Result<(), NnError> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args).and_then(|()| out.flush()).map_err(NnError::Stdout)
 }
 
 /// `"375/375 [==============================]"`, Keras' 30-character bar.

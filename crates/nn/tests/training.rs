@@ -512,3 +512,48 @@ fn validation_batch_size_changes_speed_not_results() {
     let e = run(Some(0)).unwrap_err().to_string();
     assert!(e.contains("validation_batch_size"), "{e}");
 }
+
+/// Records every `on_batch_end` call, and fails at a chosen batch.
+struct BatchLog {
+    calls: Vec<(usize, usize, f64)>,
+    fail_at: Option<(usize, usize)>,
+}
+impl Callback<f64> for BatchLog {
+    fn on_batch_end(
+        &mut self,
+        e: usize,
+        b: usize,
+        logs: &Logs,
+        _ctx: &mut TrainContext<'_, f64>,
+    ) -> Result<(), NnError> {
+        self.calls.push((e, b, logs["loss"]));
+        if self.fail_at == Some((e, b)) {
+            return Err(NnError::config("stop here"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn on_batch_end_sees_the_running_loss_and_its_error_ends_fit_at_once() {
+    let x = Tensor::<f64>::from_vec((0..20).map(|i| i as f64 / 10.0).collect(), [20, 1]).unwrap();
+    let y = x.scale(3.0);
+    let model = || {
+        let mut m =
+            Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap());
+        m.compile(Sgd::new(0.05), Loss::MeanSquaredError, &[]);
+        m
+    };
+    let opts = || FitOptions { epochs: 2, batch_size: 8, verbose: 0, seed: Some(1), ..Default::default() };
+    let mut log = BatchLog { calls: vec![], fail_at: None };
+    let h = model().fit_with_callbacks(&x, &y, opts(), &mut [&mut log]).unwrap();
+    let seen: Vec<(usize, usize)> = log.calls.iter().map(|&(e, b, _)| (e, b)).collect();
+    assert_eq!(seen, [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
+    // The last batch's running loss is the epoch's loss, as Keras logs it.
+    assert!((log.calls[2].2 - h.get("loss").unwrap()[0]).abs() < 1e-12);
+
+    let mut log = BatchLog { calls: vec![], fail_at: Some((0, 1)) };
+    let e = model().fit_with_callbacks(&x, &y, opts(), &mut [&mut log]).unwrap_err();
+    assert!(e.to_string().contains("stop here"), "{e}");
+    assert_eq!(log.calls.len(), 2, "fit went on after the callback's error");
+}

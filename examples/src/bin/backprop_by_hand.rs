@@ -24,14 +24,23 @@
 //! and sum the output error over k in dW2 (never right).
 
 use autograd::{Tape, Tensor, Var};
-use examples::cli::{Cli, Opt};
+use clap::{Command, Parser, ValueEnum};
+use examples::cli::{self, CommandExt, OptimArgs, OutputArgs};
+use examples::guard::{check_loss, check_memory, short_number};
+use examples::outln;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::error::Error;
+use std::process::ExitCode;
 
-#[derive(Clone, Copy, PartialEq)]
+/// The loss on the sigmoid outputs.
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 enum Loss {
+    /// Categorical cross-entropy, -sum y ln p
     Ce,
+    /// Binary cross-entropy, -sum [y ln p + (1 - y) ln(1 - p)]
     Bce,
+    /// Half the squared error, 1/2 sum (p - y)^2
     Mse,
 }
 
@@ -162,29 +171,42 @@ fn verdict(err: f64) -> &'static str {
     }
 }
 
-fn main() {
-    let cli = Cli::parse(
-        "Backpropagation by hand vs the tape on a 3-5-2 sigmoid network, checked by finite differences.",
-        &[
-            Opt { name: "loss", value: "ce|bce|mse", help: "loss on the sigmoid outputs (default ce)" },
-            Opt { name: "steps", value: "N", help: "gradient-descent steps (default 1000)" },
-            Opt { name: "lr", value: "RATE", help: "learning rate (default 0.01)" },
-            Opt { name: "seed", value: "N", help: "seed for the initial weights (default 42)" },
-            Opt { name: "plot", value: "FILE.svg", help: "write the loss curve as an SVG file" },
-        ],
-    );
-    let loss = match cli.get("loss", "ce".to_string()).as_str() {
-        "ce" => Loss::Ce,
-        "bce" => Loss::Bce,
-        "mse" => Loss::Mse,
-        other => cli.error(&format!("unknown loss '{other}' (expected ce, bce or mse)")),
-    };
-    let steps: usize = cli.get("steps", 1000);
-    let lr: f64 = cli.get("lr", 0.01);
-    let seed: u64 = cli.get("seed", 42);
-    let plot: Option<String> = cli.get_opt("plot");
+/// Backpropagation by hand vs the tape on a 3-5-2 sigmoid network, checked by finite
+/// differences; then gradient descent with the hand-derived gradients, checked against the
+/// tape at every step.
+#[derive(Parser, Debug)]
+#[command(name = "backprop_by_hand", version)]
+struct Args {
+    /// Loss on the sigmoid outputs
+    #[arg(long, value_enum, default_value = "ce")]
+    loss: Loss,
+    /// Gradient-descent steps
+    #[arg(long, value_name = "N", value_parser = cli::positive_int, allow_negative_numbers = true)]
+    steps: usize,
+    #[command(flatten)]
+    optim: OptimArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
 
-    let mut rng = StdRng::seed_from_u64(seed);
+/// The defaults of the shared flags.
+fn setup(c: Command) -> Command {
+    OptimArgs::defaults(c, 0.01, 42).default_of("steps", 1000)
+}
+
+fn main() -> ExitCode {
+    cli::run_main("backprop_by_hand", || walkthrough(&cli::parse(setup)?))
+}
+
+fn walkthrough(a: &Args) -> Result<(), Box<dyn Error>> {
+    let (loss, steps, lr, quiet) = (a.loss, a.steps, a.optim.lr, a.output.quiet);
+    // The loss curve keeps one (step, loss) pair per step.
+    check_memory(&format!("--steps {steps}"), steps as u128 * 16)?;
+    if let Some(path) = &a.output.plot {
+        nn::io::check_writable(path)?;
+    }
+
+    let mut rng = StdRng::seed_from_u64(a.optim.seed);
     let mut params = Params {
         w1: Tensor::rand_normal([3, 5], 0.0, 0.5, &mut rng),
         b1: Tensor::zeros([5]),
@@ -198,20 +220,24 @@ fn main() {
     let hand = by_hand(&params, &x, &y, loss, Formula::Correct);
     let (l0, tape) = by_tape(&params, &x, &y, loss);
     let fd = finite_differences(&params, &x, &y, loss);
-    println!("Initial loss {l0:.6}. Gradients at the initial weights (hand | tape | finite difference):");
-    for (n, name) in NAMES.iter().enumerate() {
-        println!("{name}:");
-        for k in 0..hand[n].numel() {
-            println!("  [{k:2}] {:>13.8} | {:>13.8} | {:>13.8}", hand[n].data()[k], tape[n].data()[k], fd[n].data()[k]);
+    if !quiet {
+        outln!("Initial loss {l0:.6}. Gradients at the initial weights (hand | tape | finite difference):")?;
+        for (n, name) in NAMES.iter().enumerate() {
+            outln!("{name}:")?;
+            for k in 0..hand[n].numel() {
+                let (h, t, f) = (hand[n].data()[k], tape[n].data()[k], fd[n].data()[k]);
+                outln!("  [{k:2}] {h:>13.8} | {t:>13.8} | {f:>13.8}")?;
+            }
         }
+        outln!()?;
     }
     let e_hand = max_rel_err(&hand, &fd);
     let e_tape = max_rel_err(&tape, &fd);
     let e_ht = max_rel_err(&hand, &tape);
-    println!("\nFinite-difference check (max relative error):");
-    println!("  hand-derived formulas      {e_hand:.2e}  {}", verdict(e_hand));
-    println!("  tape                       {e_tape:.2e}  {}", verdict(e_tape));
-    println!("  hand vs tape               {e_ht:.2e}");
+    outln!("Finite-difference check (max relative error):")?;
+    outln!("  hand-derived formulas      {e_hand:.2e}  {}", verdict(e_hand))?;
+    outln!("  tape                       {e_tape:.2e}  {}", verdict(e_tape))?;
+    outln!("  hand vs tape               {e_ht:.2e}")?;
     for (formula, what) in [
         (Formula::TextbookDelta, "textbook: delta2 = p - y      "),
         (Formula::TextbookSum, "textbook: dW2 sums over k     "),
@@ -219,19 +245,20 @@ fn main() {
         let wrong = by_hand(&params, &x, &y, loss, formula);
         let e = max_rel_err(&wrong, &fd);
         let note = if e < 1e-5 { " (this formula happens to be right for this loss)" } else { "" };
-        println!("  {what} {e:.2e}  {}{note}", verdict(e));
+        outln!("  {what} {e:.2e}  {}{note}", verdict(e))?;
     }
 
     // 2. Plain gradient descent with the hand-derived gradients, checked against the tape
     //    at every step. The steps are shown as one Keras-style epoch.
-    println!("\nTraining: {steps} steps of gradient descent, learning rate {lr}");
+    outln!("\nTraining: {steps} steps of gradient descent, learning rate {}", short_number(lr))?;
     let mut worst: f64 = 0.0;
     let mut curve = Vec::with_capacity(steps);
-    let mut bar = nn::train::Progress::new(steps, 1);
+    let mut bar = nn::train::Progress::new(steps, u8::from(!quiet));
     let mut logs = nn::Logs::new();
     for step in 1..=steps {
         let g = by_hand(&params, &x, &y, loss, Formula::Correct);
         let (l, gt) = by_tape(&params, &x, &y, loss);
+        check_loss(l, step, steps, lr)?;
         let err = max_rel_err(&g, &gt);
         worst = worst.max(err);
         for (p, gp) in [&mut params.w1, &mut params.b1, &mut params.w2, &mut params.b2].into_iter().zip(&g) {
@@ -242,31 +269,35 @@ fn main() {
         curve.push((step as f64, l));
         logs.insert("loss".into(), l);
         logs.insert("hand_vs_tape".into(), err);
-        bar.update(step, &logs);
+        bar.update(step, &logs)?;
     }
-    bar.finish(&logs);
-    for &(step, l) in curve.iter().step_by((steps / 10).max(1)) {
-        println!("  step {:>5}: loss {l:.6}", step as usize);
-    }
-    if let Some(path) = &plot {
-        let series = examples::plot::Series { label: "loss", points: curve.clone() };
-        if let Err(e) =
-            examples::plot::line_chart(std::path::Path::new(path), "Backprop by hand: loss", "step", "loss", &[series])
-        {
-            eprintln!("backprop_by_hand: error: {e}");
-            std::process::exit(1);
-        }
-        println!("Loss curve written to {path}");
-    }
+    bar.finish(&logs)?;
     let (l_end, _) = by_tape(&params, &x, &y, loss);
+    check_loss(l_end, steps, steps, lr)?;
+    if !quiet {
+        for &(step, l) in curve.iter().step_by((steps / 10).max(1)) {
+            outln!("  step {:>5}: loss {l:.6}", step as usize)?;
+        }
+    }
+    if let Some(path) = &a.output.plot {
+        let series = examples::plot::Series { label: "loss", points: curve.clone() };
+        examples::plot::line_chart(path, "Backprop by hand: loss", "step", "loss", &[series])?;
+        outln!("Loss curve written to {}", path.display())?;
+    }
     let out = {
         let vars: Vec<Var<f64>> = params.list().iter().map(|t| Var::constant((*t).clone())).collect();
         forward(&vars, &Var::constant(x.clone()), &Var::constant(y.clone()), loss).1.into_value()
     };
-    println!("Final loss {l_end:.6}, output {out:.4} for target {y:.1}");
-    println!("Largest hand-vs-tape relative difference over all steps: {worst:.2e}");
-    if e_hand >= 1e-5 || e_tape >= 1e-5 || worst >= 1e-6 || l_end >= l0 {
-        eprintln!("error: gradient check failed or the loss did not decrease");
-        std::process::exit(1);
+    outln!("Final loss {l_end:.6}, output {out:.4} for target {y:.1}")?;
+    outln!("Largest hand-vs-tape relative difference over all steps: {worst:.2e}")?;
+    // Written so that a NaN fails every comparison it takes part in.
+    let passed = e_hand < 1e-5 && e_tape < 1e-5 && worst < 1e-6 && l_end < l0;
+    if !passed {
+        return Err(format!(
+            "gradient check failed or the loss did not decrease (initial {l0:.6}, final {l_end:.6}); \
+             with a large --lr ({lr}) the descent can overshoot: try a smaller one"
+        )
+        .into());
     }
+    Ok(())
 }

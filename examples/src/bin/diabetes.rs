@@ -6,76 +6,65 @@
 //! cargo run --release -p examples --bin diabetes -- --hidden 32,16 --l2 0 --epochs 300 --plot diabetes.svg
 //! ```
 
-use examples::cli::{Cli, Opt};
+use clap::{Command, Parser};
+use examples::cli::{self, CommandExt, DataArgs, FitArgs, OptimArgs, OutputArgs, Real, Widths};
 use examples::diabetes::{run, Config};
+use examples::out;
 use examples::progress::Verbosity;
+use std::process::ExitCode;
 
-fn parse_hidden(s: &str) -> Result<Vec<usize>, String> {
-    if s.trim().is_empty() || s.trim().eq_ignore_ascii_case("none") {
-        return Ok(Vec::new());
-    }
-    s.split([',', '-'])
-        .map(|p| match p.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("invalid layer width '{p}' (expected positive integers like 32,16)")),
-        })
-        .collect()
+/// Diabetes regression (scikit-learn's data, 442 patients x 10 features): standardised
+/// features, an 80/20 train/test split, a linear model and an MLP trained by Adam on the mean
+/// squared error; reports test MSE and R^2 of both beside the closed-form least-squares fit.
+#[derive(Parser, Debug)]
+#[command(name = "diabetes", version)]
+struct Args {
+    #[command(flatten)]
+    fit: FitArgs,
+    #[command(flatten)]
+    optim: OptimArgs,
+    /// Hidden layer widths of the MLP, e.g. 64 or 32,16 (none: no hidden layer)
+    #[arg(long, value_name = "W,W..", value_parser = Widths::parse)]
+    hidden: Widths,
+    /// L2 penalty on the MLP's kernels: a finite number, 0 or more (0: none)
+    #[arg(long, value_name = "A", value_parser = |s: &str| Real::NonNegative.parse(s), allow_hyphen_values = true)]
+    l2: f64,
+    /// Fraction of the patients held out for testing, strictly between 0 and 1
+    #[arg(long, value_name = "F", value_parser = |s: &str| Real::OpenUnit.parse(s), allow_hyphen_values = true)]
+    test_fraction: f64,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
-fn main() {
+/// The defaults of the shared flags: the walkthrough's (`Config::default()`).
+fn setup(c: Command) -> Command {
     let d = Config::default();
-    let cli = Cli::parse(
-        "Diabetes regression (scikit-learn's data, 442 patients x 10 features): standardised features,\n\
-         an 80/20 train/test split, a linear model and an MLP trained by Adam on the mean squared\n\
-         error; reports test MSE and R^2 of both beside the closed-form least-squares fit.",
-        &[
-            Opt { name: "epochs", value: "N", help: "training epochs of each model (default 100)" },
-            Opt { name: "batch-size", value: "N", help: "mini-batch size (default 32)" },
-            Opt { name: "lr", value: "RATE", help: "Adam learning rate (default 0.01)" },
-            Opt { name: "hidden", value: "W,W..", help: "hidden layer widths of the MLP (default 64)" },
-            Opt { name: "l2", value: "A", help: "L2 penalty on the MLP's kernels (default 0.03; 0: none)" },
-            Opt { name: "test-fraction", value: "F", help: "fraction of patients held out for testing (default 0.2)" },
-            Opt { name: "seed", value: "N", help: "seed of the split, weights and shuffling (default 42)" },
-            Opt {
-                name: "data-dir",
-                value: "DIR",
-                help: "directory of the two diabetes .csv.gz files (default examples/data/sklearn)",
-            },
-            Opt { name: "plot", value: "PATH.svg", help: "write the learning curves and the test predictions as SVG" },
-            Opt { name: "log-every", value: "N", help: "print every N-th epoch's progress line (default 25; 1: all)" },
-            Opt { name: "quiet", value: "", help: "print only the results" },
-        ],
-    );
-    let hidden = match cli.get_opt::<String>("hidden") {
-        Some(s) => parse_hidden(&s).unwrap_or_else(|e| cli.error(&format!("--hidden: {e}"))),
-        None => d.hidden.clone(),
-    };
-    let cfg = Config {
-        data_dir: cli.get("data-dir", d.data_dir.clone()),
-        test_fraction: cli.get("test-fraction", d.test_fraction),
-        epochs: cli.get("epochs", d.epochs),
-        batch_size: cli.get("batch-size", d.batch_size),
-        lr: cli.get("lr", d.lr),
-        hidden,
-        l2: cli.get("l2", d.l2),
-        seed: cli.get("seed", d.seed),
-        plot: cli.get_opt("plot"),
-        verbosity: Verbosity::from_options(cli.get("log-every", 25), cli.flag("quiet")),
-    };
-    if cfg.epochs == 0 || cfg.batch_size == 0 {
-        cli.error("--epochs and --batch-size must be positive");
-    }
-    if cfg.lr.is_nan() || cfg.lr <= 0.0 {
-        cli.error("--lr must be positive");
-    }
-    if !(cfg.test_fraction > 0.0 && cfg.test_fraction < 1.0) {
-        cli.error("--test-fraction must be in (0, 1)");
-    }
-    match run(&cfg) {
-        Ok(report) => print!("{report}"),
-        Err(e) => {
-            eprintln!("diabetes: error: {e}");
-            std::process::exit(1);
-        }
-    }
+    let c = FitArgs::defaults(c, d.epochs, d.batch_size, 25);
+    let c = OptimArgs::defaults(c, d.lr, d.seed);
+    DataArgs::defaults(c, &d.data_dir)
+        .default_of("hidden", Widths(d.hidden.clone()))
+        .default_of("l2", d.l2)
+        .default_of("test_fraction", d.test_fraction)
+}
+
+fn main() -> ExitCode {
+    cli::run_main("diabetes", || {
+        let a: Args = cli::parse(setup)?;
+        let cfg = Config {
+            data_dir: a.data.data_dir,
+            test_fraction: a.test_fraction,
+            epochs: a.fit.epochs,
+            batch_size: a.fit.batch_size,
+            lr: a.optim.lr,
+            hidden: a.hidden.0,
+            l2: a.l2,
+            seed: a.optim.seed,
+            plot: a.output.plot,
+            verbosity: Verbosity::from_options(a.fit.log_every, a.output.quiet),
+        };
+        out!("{}", run(&cfg)?)?;
+        Ok(())
+    })
 }

@@ -6,48 +6,53 @@
 //! cargo run --release -p examples --bin regression -- --epochs 300 --lr 0.05 --plot regression.svg
 //! ```
 
-use examples::cli::{Cli, Opt};
+use clap::{Command, Parser};
+use examples::cli::{self, CommandExt, FitArgs, OptimArgs, OutputArgs, Real};
+use examples::out;
 use examples::progress::Verbosity;
 use examples::regression::{run, Config};
+use std::process::ExitCode;
 
-fn main() {
+/// Linear regression walkthrough: x ~ U(0,1), y = 2x + 1 + U(0,1) noise; one Dense unit
+/// (linear activation) trained by SGD on the mean squared error, compared with least squares.
+#[derive(Parser, Debug)]
+#[command(name = "regression", version)]
+struct Args {
+    #[command(flatten)]
+    fit: FitArgs,
+    #[command(flatten)]
+    optim: OptimArgs,
+    /// Number of data points (at least 2)
+    #[arg(long, value_name = "N", value_parser = cli::positive_int, allow_negative_numbers = true)]
+    points: usize,
+    /// The new x to predict after training
+    #[arg(long, value_name = "X", value_parser = |s: &str| Real::Finite.parse(s), allow_hyphen_values = true)]
+    predict: f64,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// The defaults of the shared flags: the walkthrough's (`Config::default()`).
+fn setup(c: Command) -> Command {
     let d = Config::default();
-    let cli = Cli::parse(
-        "Linear regression walkthrough: 100 points x ~ U(0,1), y = 2x + 1 + U(0,1) noise; one Dense unit\n\
-         (linear activation) trained by SGD on the mean squared error, compared with least squares.",
-        &[
-            Opt { name: "epochs", value: "N", help: "training epochs (default 100)" },
-            Opt { name: "lr", value: "RATE", help: "SGD learning rate (default 0.1)" },
-            Opt { name: "batch-size", value: "N", help: "mini-batch size (default 32)" },
-            Opt { name: "points", value: "N", help: "number of data points (default 100)" },
-            Opt { name: "seed", value: "N", help: "seed of data, weights and shuffling (default 42)" },
-            Opt { name: "predict", value: "X", help: "new x to predict after training (default 0.75)" },
-            Opt { name: "plot", value: "PATH.svg", help: "write the learning curve and the fitted line as SVG" },
-            Opt { name: "log-every", value: "N", help: "print every N-th epoch's progress line (default 10; 1: all)" },
-            Opt { name: "quiet", value: "", help: "print only the results" },
-        ],
-    );
-    let cfg = Config {
-        epochs: cli.get("epochs", d.epochs),
-        lr: cli.get("lr", d.lr),
-        batch_size: cli.get("batch-size", d.batch_size),
-        points: cli.get("points", d.points),
-        seed: cli.get("seed", d.seed),
-        new_x: cli.get("predict", d.new_x),
-        plot: cli.get_opt("plot"),
-        verbosity: Verbosity::from_options(cli.get("log-every", 10), cli.flag("quiet")),
-    };
-    if cfg.epochs == 0 || cfg.batch_size == 0 {
-        cli.error("--epochs and --batch-size must be positive");
-    }
-    if cfg.lr.is_nan() || cfg.lr <= 0.0 {
-        cli.error("--lr must be positive");
-    }
-    match run(&cfg) {
-        Ok(report) => print!("{report}"),
-        Err(e) => {
-            eprintln!("regression: error: {e}");
-            std::process::exit(1);
-        }
-    }
+    let c = FitArgs::defaults(c, d.epochs, d.batch_size, 10);
+    OptimArgs::defaults(c, d.lr, d.seed).default_of("points", d.points).default_of("predict", d.new_x)
+}
+
+fn main() -> ExitCode {
+    cli::run_main("regression", || {
+        let a: Args = cli::parse(setup)?;
+        let cfg = Config {
+            epochs: a.fit.epochs,
+            lr: a.optim.lr,
+            batch_size: a.fit.batch_size,
+            points: a.points,
+            seed: a.optim.seed,
+            new_x: a.predict,
+            plot: a.output.plot,
+            verbosity: Verbosity::from_options(a.fit.log_every, a.output.quiet),
+        };
+        out!("{}", run(&cfg)?)?;
+        Ok(())
+    })
 }

@@ -16,7 +16,9 @@
 //! # Robustness
 //!
 //! * **Writes are atomic.** A file is written to a temporary file in the same directory
-//!   (`.<name>.<pid>.<n>.tmp`), flushed, fsynced and renamed over the target; the directory
+//!   (`.<name>.<pid>.<n>.tmp`; for a name over 218 bytes its start and a hash of it stand for
+//!   `<name>`, so the temporary name never exceeds the 255-byte file-name limit), flushed,
+//!   fsynced and renamed over the target; the directory
 //!   is then fsynced. A reader sees the old file or the complete new one. On any error the
 //!   temporary file is removed and an existing target is left untouched; the error names the
 //!   file, the step and the OS cause (e.g. `ckpt.safetensors: writing the temporary file
@@ -24,6 +26,8 @@
 //!   not changed`). A process killed mid-write leaves its temporary file behind; readers never
 //!   look at it, and the next successful save to the same path removes it (on Linux, once
 //!   its process is gone). `docs/reliability.md` describes the SIGKILL test of all this.
+//!   [`write_atomic`] writes any other file the same way, and [`check_writable`] tells before
+//!   a long run whether a destination can be written at all.
 //! * **Reads never trust the header.** The 8-byte header length is checked against the file
 //!   size before anything else is read; the JSON header is parsed by a strict parser with a
 //!   nesting limit; every tensor's dtype, shape and byte range is checked with overflow-checked
@@ -57,6 +61,7 @@ mod json;
 #[cfg(test)]
 mod tests;
 
+pub use atomic::{check_writable, write_atomic};
 pub use checkpoint::{
     checkpoint_from_bytes, checkpoint_to_bytes, load_checkpoint, save_checkpoint, Checkpoint, CHECKPOINT_FORMAT,
 };

@@ -714,3 +714,68 @@ fn a_successful_save_removes_only_the_temporaries_of_dead_writers() {
     expected.sort();
     assert_eq!(dir.entries(), expected);
 }
+
+#[test]
+fn names_up_to_the_file_name_limit_save_and_their_temporaries_stay_within_it() {
+    // A temporary name used to add 13+ bytes to the target's: 242-255-byte names failed.
+    let dir = TempDir::new();
+    for len in [1, 218, 219, 242, 255] {
+        let path = dir.path(&"m".repeat(len));
+        save_safetensors(&path, &sample_f32(), &[]).unwrap_or_else(|e| panic!("{len}-byte name: {e}"));
+        assert_eq!(bits32(&load_safetensors::<f32>(&path).unwrap()), bits32(&sample_f32()));
+        let tmp = atomic::temp_path(&path).unwrap();
+        let tmp_name = tmp.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(tmp_name.len() <= 255, "{len}: {} bytes", tmp_name.len());
+        assert!(tmp_name.starts_with('.') && tmp_name.ends_with(".tmp"), "{tmp_name}");
+        fs::remove_file(&path).unwrap();
+    }
+    assert!(dir.entries().is_empty(), "{:?}", dir.entries());
+    // Two long names that differ only at the end get different temporaries.
+    let (a, b) = (dir.path(&format!("{}a", "x".repeat(240))), dir.path(&format!("{}b", "x".repeat(240))));
+    let stem = |p: &std::path::Path| {
+        let t = atomic::temp_path(p).unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        t[..t.rfind(".tmp").unwrap()].rsplitn(3, '.').last().unwrap().to_string()
+    };
+    assert_ne!(stem(&a), stem(&b));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn stale_temporaries_of_a_long_name_are_removed_too() {
+    let dir = TempDir::new();
+    let name = "n".repeat(250);
+    let path = dir.path(&name);
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let tmp = atomic::temp_path(&path).unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let stale = format!("{}.{dead}.7.tmp", &tmp[..tmp.rfind(".tmp").unwrap()].rsplitn(3, '.').last().unwrap());
+    fs::write(dir.path(&stale), b"partial").unwrap();
+    save_safetensors(&path, &sample_f32(), &[]).unwrap();
+    if !std::path::Path::new(&format!("/proc/{dead}")).exists() {
+        assert_eq!(dir.entries(), [name]);
+    }
+}
+
+#[test]
+fn check_writable_refuses_bad_destinations_and_touches_nothing() {
+    let dir = TempDir::new();
+    let good = dir.path("m.safetensors");
+    check_writable(&good).unwrap();
+    assert!(dir.entries().is_empty(), "the probe left {:?}", dir.entries());
+    save_safetensors(&good, &sample_f32(), &[]).unwrap();
+    let before = fs::read(&good).unwrap();
+    check_writable(&good).unwrap();
+    assert_eq!(fs::read(&good).unwrap(), before);
+    assert_eq!(dir.entries(), ["m.safetensors"]);
+
+    let e = check_writable(&dir.0).unwrap_err().to_string();
+    assert!(e.contains("is a directory"), "{e}");
+    let e = check_writable(dir.path("no/such/dir/m.safetensors")).unwrap_err().to_string();
+    assert!(e.contains("no/such/dir/m.safetensors") && e.contains("No such file"), "{e}");
+    let e = check_writable(good.join("below-a-file")).unwrap_err().to_string();
+    assert!(e.contains("not a directory"), "{e}");
+    let e = check_writable(dir.path(&"x".repeat(256))).unwrap_err().to_string();
+    assert!(e.contains("too long"), "{e}");
+    assert_eq!(dir.entries(), ["m.safetensors"]);
+}
