@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 /// Records `rule` with these inputs and output `value` (see [`Var::from_op`]).
 #[track_caller]
+#[inline]
 pub(crate) fn record<T: Float, R: Rule<T>>(rule: R, inputs: &[&Var<T>], value: Tensor<T>) -> Var<T> {
     let modes = modes::current();
     if modes.anomaly() {
@@ -34,7 +35,7 @@ pub(crate) fn record<T: Float, R: Rule<T>>(rule: R, inputs: &[&Var<T>], value: T
 /// # Panics
 /// If they are on different tapes.
 #[track_caller]
-#[inline]
+#[inline(always)]
 fn common_tape<T: Float>(name: &'static str, inputs: &[&Var<T>]) -> Option<Rc<TapeInner<T>>> {
     let mut tape: Option<&Rc<TapeInner<T>>> = None;
     for v in inputs {
@@ -54,7 +55,7 @@ fn common_tape<T: Float>(name: &'static str, inputs: &[&Var<T>]) -> Option<Rc<Ta
 
 /// Appends a node; returns its position.
 #[track_caller]
-#[inline]
+#[inline(always)]
 fn push<T: Float>(tape: &Rc<TapeInner<T>>, rule: Box<dyn Rule<T>>, inputs: &[&Var<T>], value: Tensor<T>) -> usize {
     // Pushed one by one: `collect` into a SmallVec goes through an out-of-line `extend`.
     let mut saved = SmallVec::new();

@@ -87,6 +87,7 @@ binary_op!(Minimum, "minimum",
 impl<T: Float> Var<T> {
     /// Elementwise sum with broadcasting (`a + b`).
     #[track_caller]
+    #[inline]
     pub(crate) fn add_var(&self, b: &Var<T>) -> Var<T> {
         let value = zip(self, b, "add", |x, y| x + y);
         record(Binary(Add), &[self, b], value)
@@ -94,6 +95,7 @@ impl<T: Float> Var<T> {
 
     /// Elementwise difference with broadcasting (`a - b`).
     #[track_caller]
+    #[inline]
     pub(crate) fn sub_var(&self, b: &Var<T>) -> Var<T> {
         let value = zip(self, b, "sub", |x, y| x - y);
         record(Binary(Sub), &[self, b], value)
@@ -101,6 +103,7 @@ impl<T: Float> Var<T> {
 
     /// Elementwise product with broadcasting (`a * b`).
     #[track_caller]
+    #[inline]
     pub(crate) fn mul_var(&self, b: &Var<T>) -> Var<T> {
         let value = zip(self, b, "mul", |x, y| x * y);
         record(Binary(Mul), &[self, b], value)
@@ -108,6 +111,7 @@ impl<T: Float> Var<T> {
 
     /// Elementwise quotient with broadcasting (`a / b`).
     #[track_caller]
+    #[inline]
     pub(crate) fn div_var(&self, b: &Var<T>) -> Var<T> {
         let value = zip(self, b, "div", |x, y| x / y);
         record(Binary(Div), &[self, b], value)
