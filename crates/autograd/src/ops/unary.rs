@@ -148,6 +148,16 @@ unary_op!(
     d: |x, y, g| g.mul(&x.sigmoid())
 );
 unary_op!(
+    /// SiLU (swish), x * sigmoid(x), as `torch.nn.functional.silu`.
+    silu, Silu, "silu",
+    fwd: |v| v * sigmoid(v),
+    // s + x s (1 - s) = s + y (1 - s), with s = sigmoid(x)
+    d: |x, y, g| {
+        let s = x.sigmoid();
+        g.mul(&s.add(&y.mul(&s.neg().add_c(T::ONE))))
+    }
+);
+unary_op!(
     /// GELU, the exact form x * Phi(x) with Phi the standard normal CDF (PyTorch's and
     /// Keras' default, not the tanh approximation).
     gelu, Gelu, "gelu",

@@ -252,6 +252,7 @@ pub fn cases() -> Vec<Case> {
     // elu'(x) = y + alpha for x <= 0 rounds to 0 at -100 (exactly 5.6e-44)
     c.push(un!("elu", |x| x.elu(1.3), Away).at(&[0.0], 0.0, &[1.3]));
     c.push(un!("gelu", |x| x.gelu(), Real).at(&[100.0], 100.0, &[1.0]).at(&[-100.0], -0.0, &[-0.0]));
+    c.push(un!("silu", |x| x.silu(), Real).at(&[0.0], 0.0, &[0.5]).at(&[-100.0], -100.0 * E100, &[-99.0 * E100]));
     c.push(un!("erf", |x| x.erf(), Real).at(&[100.0], 1.0, &[0.0]).at(&[-100.0], -1.0, &[0.0]));
     c.push(
         un!("softplus", |x| x.softplus(), Real)
