@@ -13,7 +13,7 @@ use crate::{out, outln};
 use autograd::Tensor;
 use nn::{Dense, FitOptions, History, Loss, Module, Sequential, Sgd};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::error::Error;
 use std::fmt;
 use std::path::PathBuf;
@@ -86,8 +86,8 @@ pub fn make_data(n: usize, seed: u64) -> Vec<(f64, f64)> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n)
         .map(|_| {
-            let x: f64 = rng.gen();
-            let noise: f64 = rng.gen();
+            let x: f64 = rng.random();
+            let noise: f64 = rng.random();
             (x, 2.0 * x + 1.0 + noise)
         })
         .collect()

@@ -14,9 +14,10 @@
 //! ```
 
 use autograd::{LinearActivation, Tape, Tensor, Var};
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::hint::black_box;
 use std::time::Duration;
 
 fn input(n: usize, seed: u64) -> Var<f32> {

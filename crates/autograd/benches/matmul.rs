@@ -12,9 +12,10 @@
 //! ```
 
 use autograd::{Float, Tensor, Var};
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::hint::black_box;
 use std::time::Duration;
 
 fn rand_tensor<T: Float>(shape: [usize; 2], seed: u64) -> Tensor<T> {

@@ -8,7 +8,8 @@
 //! ```
 
 use autograd::{Tape, Tensor, Var};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
 use std::time::Duration;
 
 const OPS: usize = 100_000;

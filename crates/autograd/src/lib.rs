@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use autograd::{Tape, Tensor};
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use autograd::rand::{rngs::StdRng, SeedableRng};
 //!
 //! let mut rng = StdRng::seed_from_u64(0);
 //! let tape = Tape::new();
@@ -66,6 +66,11 @@ pub use shape::Shape;
 pub use smallvec::smallvec;
 pub use sweep::{grad, grad_with, grad_with_seeds, BackwardOptions, GradOptions, Gradients};
 pub use tensor::Tensor;
+
+/// The `rand` this crate is built with: [`Tensor::randn`] and friends take its generators, so
+/// `autograd::rand::rngs::StdRng` always fits (a different major version of `rand` in your
+/// own `Cargo.toml` would not).
+pub use rand;
 
 /// One-hot encoding: a `[labels.len(), classes]` tensor with a 1 at each label.
 ///

@@ -202,11 +202,11 @@ impl<T: Float> Tensor<T> {
     /// Samples uniformly from `[low, high)`.
     ///
     /// # Panics
-    /// If `low >= high`.
+    /// If `low >= high` or the range is not finite.
     pub fn rand_uniform<R: Rng + ?Sized>(shape: impl AsRef<[usize]>, low: f64, high: f64, rng: &mut R) -> Self {
         assert!(low < high, "rand_uniform: low ({low}) must be below high ({high})");
         let shape: Shape = SmallVec::from_slice(shape.as_ref());
-        let dist = Uniform::new(low, high);
+        let dist = Uniform::new(low, high).unwrap_or_else(|e| panic!("rand_uniform: [{low}, {high}): {e}"));
         let data = (0..numel(&shape)).map(|_| T::from_f64(dist.sample(rng))).collect();
         Tensor::from_parts(data, shape)
     }

@@ -36,7 +36,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 type TestResult = Result<(), TestCaseError>;
 
@@ -115,7 +115,7 @@ fn randn(shape: &[usize], rng: &mut StdRng) -> Tensor<f64> {
 /// Values on the grid `offset + 0.1 k` for random integers `|k| <= 20`: two tensors with
 /// offsets 0 and 0.05 never tie, and differ by at least 0.05.
 fn grid(shape: &[usize], offset: f64, rng: &mut StdRng) -> Tensor<f64> {
-    let data = (0..numel(shape)).map(|_| offset + 0.1 * rng.gen_range(-20i32..=20) as f64).collect();
+    let data = (0..numel(shape)).map(|_| offset + 0.1 * rng.random_range(-20i32..=20) as f64).collect();
     Tensor::from_vec(data, shape).unwrap()
 }
 
@@ -133,9 +133,9 @@ fn random_axes(rank: usize, rng: &mut StdRng) -> (Vec<isize>, Vec<bool>) {
     let mut axes = Vec::new();
     let mut mask = vec![false; rank];
     for (a, m) in mask.iter_mut().enumerate() {
-        if rng.gen_bool(0.5) {
+        if rng.random_bool(0.5) {
             *m = true;
-            axes.push(if rng.gen_bool(0.5) { a as isize - rank as isize } else { a as isize });
+            axes.push(if rng.random_bool(0.5) { a as isize - rank as isize } else { a as isize });
         }
     }
     if axes.is_empty() {
@@ -413,7 +413,7 @@ proptest! {
         let g = (&y * &Var::constant(w.clone())).sum().backward().wrt(&v);
         prop_assert_eq!(g, w.permute(&inv));
         if shape.len() >= 2 {
-            let (a, b) = (rng.gen_range(0..shape.len()) as isize, -(rng.gen_range(1..=shape.len()) as isize));
+            let (a, b) = (rng.random_range(0..shape.len()) as isize, -(rng.random_range(1..=shape.len()) as isize));
             prop_assert_eq!(&x.transpose(a, b).transpose(a, b), &x);
         }
     }
@@ -438,7 +438,7 @@ proptest! {
         prop_assert_eq!(&r.reshape(&shape), &x);
         // -1 infers the missing dimension when the others are non-zero.
         if !target.is_empty() && target.iter().all(|&d| d > 0) {
-            let k = rng.gen_range(0..target.len());
+            let k = rng.random_range(0..target.len());
             let spec: Vec<isize> = target.iter().enumerate().map(|(i, &d)| if i == k { -1 } else { d as isize }).collect();
             let inferred = x.try_reshape_infer(&spec).unwrap();
             prop_assert_eq!(inferred.shape(), &target[..]);
@@ -646,7 +646,7 @@ impl Chain {
                 c.inputs = match c.kind {
                     Kind::Binary(_, db) => {
                         let partner: Vec<usize> =
-                            shape.iter().map(|&d| if rng.gen_bool(0.3) { 1 } else { d }).collect();
+                            shape.iter().map(|&d| if rng.random_bool(0.3) { 1 } else { d }).collect();
                         vec![Tensor::zeros(&shape), sample(db, &partner, seed)]
                     }
                     _ => vec![Tensor::zeros(&shape)],

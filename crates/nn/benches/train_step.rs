@@ -16,10 +16,11 @@
 //! ```
 
 use autograd::{Tensor, Var};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nn::{Activation, Adam, Ctx, Dense, Loss, Module, Optimizer, Sequential};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
+use std::hint::black_box;
 use std::time::Duration;
 
 fn mlp() -> Sequential<f32> {
@@ -34,7 +35,7 @@ fn mlp() -> Sequential<f32> {
 fn batch(b: usize) -> (Tensor<f32>, Tensor<f32>) {
     let mut rng = StdRng::seed_from_u64(b as u64);
     let x = Tensor::rand_uniform([b, 784], 0.0, 1.0, &mut rng);
-    let labels: Vec<usize> = (0..b).map(|_| rng.gen_range(0..10)).collect();
+    let labels: Vec<usize> = (0..b).map(|_| rng.random_range(0..10)).collect();
     (x, nn::data::one_hot(&labels, 10).unwrap())
 }
 

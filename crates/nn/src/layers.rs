@@ -8,7 +8,7 @@ use crate::param::Param;
 use crate::rng::{derived_rng, next_seed};
 use autograd::{Float, LinearActivation, Tensor, Var};
 use indexmap::IndexMap;
-use rand::Rng;
+use rand::RngExt;
 
 /// A weight penalty added to the loss, as Keras' `kernel_regularizer`:
 /// `L1(a)` adds `a * sum(|w|)`, `L2(a)` adds `a * sum(w²)` (no factor ½, as in Keras).
@@ -327,7 +327,8 @@ impl<T: Float> Module<T> for Dropout {
         }
         let keep = T::from_f64(1.0 / (1.0 - self.rate));
         let rng = ctx.rng();
-        let mask: Vec<T> = (0..x.numel()).map(|_| if rng.gen::<f64>() < self.rate { T::ZERO } else { keep }).collect();
+        let mask: Vec<T> =
+            (0..x.numel()).map(|_| if rng.random::<f64>() < self.rate { T::ZERO } else { keep }).collect();
         let mask = Tensor::from_vec(mask, x.shape()).expect("mask has x's shape");
         x * &Var::constant(mask)
     }

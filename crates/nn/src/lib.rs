@@ -10,7 +10,7 @@
 //!     .add(Dense::new(4, 16).activation(Activation::Relu))
 //!     .add(Dense::new(16, 3).activation(Activation::Softmax));
 //! model.compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy]);
-//! let x = Tensor::<f32>::rand_uniform([30, 4], -1.0, 1.0, &mut rand::thread_rng());
+//! let x = Tensor::<f32>::rand_uniform([30, 4], -1.0, 1.0, &mut rand::rng());
 //! let y = Tensor::<f32>::from_vec((0..30).map(|i| (i % 3) as f32).collect(), [30])?;
 //! let history = model.fit(&x, &y, FitOptions { epochs: 2, verbose: 0, ..Default::default() })?;
 //! assert_eq!(history.get("loss").unwrap().len(), 2);

@@ -14,11 +14,11 @@
 //!   what epoch `e` of an uninterrupted run drew.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::cell::RefCell;
 
 thread_local! {
-    static THREAD_RNG: RefCell<StdRng> = RefCell::new(StdRng::from_entropy());
+    static THREAD_RNG: RefCell<StdRng> = RefCell::new(rand::make_rng::<StdRng>());
 }
 
 /// Reseeds this thread's default generator, so that layers created (and `fit` runs started
@@ -38,7 +38,7 @@ pub fn manual_seed(seed: u64) {
 
 /// Draws a fresh `u64` from this thread's default generator.
 pub fn next_seed() -> u64 {
-    THREAD_RNG.with(|r| r.borrow_mut().gen())
+    THREAD_RNG.with(|r| r.borrow_mut().random())
 }
 
 /// SplitMix64's finaliser: a bijective mix with good avalanche, used to combine seeds.

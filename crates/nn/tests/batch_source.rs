@@ -9,7 +9,7 @@ use nn::datasets::images_to_f32;
 use nn::{
     manual_seed, Activation, Adam, Dense, Dropout, FitOptions, History, Loss, Metric, Module, NnError, Sequential,
 };
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::{rngs::StdRng, RngExt, SeedableRng};
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -17,7 +17,7 @@ use std::ops::Range;
 /// and labels in `0..classes` that depend on the pixels (so there is something to learn).
 fn byte_images(n: usize, len: usize, classes: usize, seed: u64) -> (Vec<u8>, Vec<usize>) {
     let mut r = StdRng::seed_from_u64(seed);
-    let bytes: Vec<u8> = (0..n * len).map(|_| r.gen()).collect();
+    let bytes: Vec<u8> = (0..n * len).map(|_| r.random()).collect();
     let labels = bytes.chunks(len).map(|img| usize::from(img[0] / 2 + img[1] / 2) * classes / 256).collect();
     (bytes, labels)
 }

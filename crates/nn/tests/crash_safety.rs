@@ -17,7 +17,7 @@ use autograd::Tensor;
 use nn::io::{checkpoint_from_bytes, load_checkpoint, save_checkpoint, Checkpoint};
 use nn::{Activation, Adam, Dense, FitOptions, Loss, Module, NnError, Sequential, StateDict};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -184,7 +184,7 @@ fn sigkill_while_saving_checkpoints_never_leaves_a_bad_one() {
             .stderr(fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.gen_range(2_000..60_000)));
+        std::thread::sleep(Duration::from_micros(rng.random_range(2_000..60_000)));
         if let Some(status) = child.try_wait().unwrap() {
             panic!("cycle {cycle}: the child exited by itself ({status}):\n{}", fs::read_to_string(&log).unwrap());
         }

@@ -8,7 +8,7 @@ use nn::{
     manual_seed, Activation, Adam, Dense, Dropout, EarlyStopping, FitOptions, LearningRateScheduler, Logs, Loss,
     Metric, ModelCheckpoint, Module, NnError, Schedule, Sequential, Sgd,
 };
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::{rngs::StdRng, RngExt, SeedableRng};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -21,7 +21,7 @@ fn blobs(n: usize, dim: usize, seed: u64) -> (Tensor<f32>, Vec<usize>) {
         let c = i % 3;
         for d in 0..dim {
             let centre = if d % 3 == c { 2.0 } else { 0.0 };
-            x.push(centre + r.gen_range(-1.0f32..1.0));
+            x.push(centre + r.random_range(-1.0f32..1.0));
         }
         labels.push(c);
     }

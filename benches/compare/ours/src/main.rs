@@ -19,7 +19,7 @@
 use autograd::{Float, LinearActivation, Tape, Tensor, Var};
 use nn::{Activation, Adam, Ctx, Dense, Loss, Module, Optimizer, Sequential};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Instant;
@@ -98,7 +98,7 @@ fn run_mlp(out: &Out, batches: &[usize]) {
     for &b in batches {
         let mut rng = StdRng::seed_from_u64(b as u64);
         let x = Tensor::<f32>::rand_uniform([b, 784], 0.0, 1.0, &mut rng);
-        let labels: Vec<usize> = (0..b).map(|_| rng.gen_range(0..10)).collect();
+        let labels: Vec<usize> = (0..b).map(|_| rng.random_range(0..10)).collect();
         let y = nn::data::one_hot(&labels, 10).unwrap();
         let (mut model, mut opt) = (mlp(), Adam::new(1e-3));
         let mut seed = 0;
@@ -124,7 +124,7 @@ fn repeat_mlp(b: usize, secs: f64) {
     }
     let mut rng = StdRng::seed_from_u64(b as u64);
     let x = Tensor::<f32>::rand_uniform([b, 784], 0.0, 1.0, &mut rng);
-    let labels: Vec<usize> = (0..b).map(|_| rng.gen_range(0..10)).collect();
+    let labels: Vec<usize> = (0..b).map(|_| rng.random_range(0..10)).collect();
     let y = nn::data::one_hot(&labels, 10).unwrap();
     let (mut model, mut opt) = (mlp(), Adam::new(1e-3));
     let t0 = Instant::now();

@@ -578,11 +578,11 @@ pub fn distinct(shape: &[usize], rng: &mut StdRng) -> Tensor<f64> {
 
 /// A random subset of the axes of a rank-`rank` tensor, some written negative (empty: all).
 pub fn random_axes(rank: usize, rng: &mut StdRng) -> Vec<isize> {
-    use rand::Rng;
+    use rand::RngExt;
     let mut axes = Vec::new();
     for a in 0..rank {
-        if rng.gen_bool(0.5) {
-            axes.push(if rng.gen_bool(0.5) { a as isize - rank as isize } else { a as isize });
+        if rng.random_bool(0.5) {
+            axes.push(if rng.random_bool(0.5) { a as isize - rank as isize } else { a as isize });
         }
     }
     axes
@@ -591,41 +591,41 @@ pub fn random_axes(rank: usize, rng: &mut StdRng) -> Vec<isize> {
 /// The rows that build themselves for a shape.
 pub fn generics() -> Vec<Generic> {
     use rand::seq::SliceRandom;
-    use rand::Rng;
+    use rand::RngExt;
     fn seed(rng: &mut StdRng) -> u64 {
-        rng.gen()
+        rng.random()
     }
     vec![
         ("sum_axes", |s, r| {
-            let (a, k) = (random_axes(s.len(), r), r.gen_bool(0.5));
+            let (a, k) = (random_axes(s.len(), r), r.random_bool(0.5));
             Some(case!("sum_axes", [a], |v| v[0].sum_axes(&a, k), vec![randn(s, seed(r))]))
         }),
         ("mean_axes", |s, r| {
-            let (a, k) = (random_axes(s.len(), r), r.gen_bool(0.5));
+            let (a, k) = (random_axes(s.len(), r), r.random_bool(0.5));
             Some(case!("mean_axes", [a], |v| v[0].mean_axes(&a, k), vec![randn(s, seed(r))]))
         }),
         ("max_axes", |s, r| {
-            let (a, k) = (random_axes(s.len(), r), r.gen_bool(0.5));
+            let (a, k) = (random_axes(s.len(), r), r.random_bool(0.5));
             Some(case!("max_axes", [a], |v| v[0].max_axes(&a, k), vec![distinct(s, r)]))
         }),
         ("min_axes", |s, r| {
-            let (a, k) = (random_axes(s.len(), r), r.gen_bool(0.5));
+            let (a, k) = (random_axes(s.len(), r), r.random_bool(0.5));
             Some(case!("min_axes", [a], |v| v[0].min_axes(&a, k), vec![distinct(s, r)]))
         }),
         ("var_axes", |s, r| {
-            let (a, k) = (random_axes(s.len(), r), r.gen_bool(0.5));
+            let (a, k) = (random_axes(s.len(), r), r.random_bool(0.5));
             Some(case!("var_axes", [a], |v| v[0].var_axes(&a, k, 0), vec![randn(s, seed(r))]))
         }),
         ("logsumexp", |s, r| {
-            let (a, k) = (random_axes(s.len(), r), r.gen_bool(0.5));
+            let (a, k) = (random_axes(s.len(), r), r.random_bool(0.5));
             Some(case!("logsumexp", [a], |v| v[0].logsumexp(&a, k), vec![randn(s, seed(r))]))
         }),
         ("softmax", |s, r| {
-            let axis = r.gen_range(-(s.len() as isize)..s.len().max(1) as isize);
+            let axis = r.random_range(-(s.len() as i64)..s.len().max(1) as i64) as isize;
             (!s.is_empty()).then(|| case!("softmax", |v| v[0].softmax(axis), vec![randn(s, seed(r))]))
         }),
         ("log_softmax", |s, r| {
-            let axis = r.gen_range(-(s.len() as isize)..s.len().max(1) as isize);
+            let axis = r.random_range(-(s.len() as i64)..s.len().max(1) as i64) as isize;
             (!s.is_empty()).then(|| case!("log_softmax", |v| v[0].log_softmax(axis), vec![randn(s, seed(r))]))
         }),
         ("permute", |s, r| {
@@ -645,27 +645,28 @@ pub fn generics() -> Vec<Generic> {
         ("matmul", |s, r| {
             // a vector (contracting the last axis away) or a k x n matrix
             let k = *s.last()?;
-            let w = if r.gen_bool(0.3) { vec![k] } else { vec![k, r.gen_range(1..=3)] };
+            let w = if r.random_bool(0.3) { vec![k] } else { vec![k, r.random_range(1..=3)] };
             let scale = 1.0 / (k.max(1) as f64).sqrt();
             Some(case!("matmul", |v| v[0].matmul(&v[1]), vec![randn(s, seed(r)), randn(&w, seed(r)).scale(scale)]))
         }),
         ("narrow", |s, r| {
-            let axis = r.gen_range(0..s.len().max(1));
+            let axis = r.random_range(0..s.len().max(1));
             let n = *s.get(axis)?;
-            let start = r.gen_range(0..n.max(1));
-            let len = r.gen_range(0..=n - start.min(n));
+            let start = r.random_range(0..n.max(1));
+            let len = r.random_range(0..=n - start.min(n));
             Some(case!("narrow", |v| v[0].narrow(axis as isize, start, len), vec![randn(s, seed(r))]))
         }),
         ("index_select", |s, r| {
-            let axis = r.gen_range(0..s.len().max(1));
+            let axis = r.random_range(0..s.len().max(1));
             let n = *s.get(axis)?;
-            let idx: Vec<usize> = (0..r.gen_range(0..4)).map(|_| r.gen_range(0..n.max(1))).filter(|&i| i < n).collect();
+            let idx: Vec<usize> =
+                (0..r.random_range(0..4)).map(|_| r.random_range(0..n.max(1))).filter(|&i| i < n).collect();
             Some(case!("index_select", [idx], |v| v[0].index_select(axis as isize, &idx), vec![randn(s, seed(r))]))
         }),
         ("concat", |s, r| {
-            let axis = r.gen_range(0..s.len().max(1));
+            let axis = r.random_range(0..s.len().max(1));
             let mut other = s.to_vec();
-            *other.get_mut(axis)? = r.gen_range(1..3);
+            *other.get_mut(axis)? = r.random_range(1..3);
             Some(case!(
                 "concat",
                 |v| Var::concat(&[&v[0], &v[1]], axis as isize),
@@ -685,7 +686,7 @@ pub fn generics() -> Vec<Generic> {
             if s.len() != 2 || s[1] == 0 {
                 return None;
             }
-            let t: Vec<usize> = (0..s[0]).map(|_| r.gen_range(0..s[1])).collect();
+            let t: Vec<usize> = (0..s[0]).map(|_| r.random_range(0..s[1])).collect();
             Some(case!("cross_entropy", [t], |v| v[0].cross_entropy(&t), vec![randn(s, seed(r))]))
         }),
         ("bce_with_logits", |s, r| {
@@ -699,9 +700,9 @@ pub fn generics() -> Vec<Generic> {
             if s.len() != 2 {
                 return None;
             }
-            let out = r.gen_range(1..=3);
+            let out = r.random_range(1..=3);
             // (relu's kink is covered by the fixed rows: random pre-activations may sit on it)
-            let act = [Act::Identity, Act::Sigmoid, Act::Tanh][r.gen_range(0..3)];
+            let act = [Act::Identity, Act::Sigmoid, Act::Tanh][r.random_range(0..3)];
             let x = randn(s, seed(r));
             Some(case!(
                 "linear",

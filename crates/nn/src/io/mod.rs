@@ -34,7 +34,7 @@
 //!   arithmetic against the real data section (contiguous, no gaps, no overlaps, no trailing
 //!   bytes) before any tensor is allocated, so memory use is bounded by a small multiple of
 //!   the file size. The `safetensors` crate then re-validates the header as a second opinion
-//!   (it is not used alone because a crafted header makes its 0.4 validation overflow and
+//!   (it is not used alone because a crafted header makes its validation (0.4 to 0.8) overflow and
 //!   panic; see `json.rs`). Errors are [`NnError::Format`] (or [`NnError::Io`]) naming the
 //!   file and, where known, the byte offset and the tensor.
 //!

@@ -208,7 +208,7 @@ fn bytes_match_the_safetensors_crate() {
     let views: Vec<(String, TensorView<'_>)> =
         raw.iter().map(|(k, b, s)| (k.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
     let meta: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
-    let theirs = safetensors::serialize(views, &Some(meta)).unwrap();
+    let theirs = safetensors::serialize(views, Some(meta)).unwrap();
     assert_eq!(ours, theirs);
 }
 
@@ -241,7 +241,7 @@ fn we_read_files_written_by_the_crate_in_offset_order() {
         ("w".to_string(), TensorView::new(Dtype::F64, vec![2, 1], &wb).unwrap()),
         ("a".to_string(), TensorView::new(Dtype::F64, vec![1], &ab).unwrap()),
     ];
-    let bytes = safetensors::serialize(views, &None).unwrap();
+    let bytes = safetensors::serialize(views, None).unwrap();
     let sd = from_safetensors_bytes::<f64>(&bytes, "mem").unwrap();
     assert_eq!(sd.keys().collect::<Vec<_>>(), ["a", "w"]);
     assert_eq!(sd["w"].shape(), &[2, 1]);
@@ -381,7 +381,7 @@ fn unsupported_dtypes_are_rejected_naming_the_tensor() {
     let data = [0u8; 4];
     for (dtype, shape) in [(Dtype::BF16, vec![2]), (Dtype::I32, vec![1]), (Dtype::F16, vec![2]), (Dtype::U8, vec![4])] {
         let views = vec![("emb.weight".to_string(), TensorView::new(dtype, shape, &data).unwrap())];
-        let bytes = safetensors::serialize(views, &None).unwrap();
+        let bytes = safetensors::serialize(views, None).unwrap();
         let e = from_safetensors_bytes::<f32>(&bytes, "half.safetensors").unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("tensor `emb.weight` has dtype") && msg.contains("only F32 and F64"), "{msg}");
