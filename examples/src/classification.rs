@@ -6,7 +6,7 @@
 //!
 //! The images stay bytes, as loaded (47 MB for the training set; 188 MB as `f32`): an
 //! [`U8Images`] source scales each batch to `[0, 1]` when `fit`, `evaluate` or `predict` asks
-//! for it, with the same arithmetic as [`images_to_f32`](nn::datasets::images_to_f32), so the
+//! for it, with the same arithmetic as [`images_to_f32`](nn::data::datasets::images_to_f32), so the
 //! results are those of training on the converted arrays, bit for bit.
 //!
 //! [`run`] trains (and optionally saves the weights as safetensors); [`classify_saved`]
@@ -17,13 +17,14 @@ use crate::guard::{check_memory, first_non_finite, mlp_memory, short_number, tho
 use crate::plot;
 use crate::progress::{EpochLog, Verbosity};
 use crate::{out, outln};
-use autograd::Tensor;
-use nn::data::{BatchSource, U8Images};
-use nn::datasets::{
+use nn::data::datasets::{
     load_idx_pair, load_mnist, Mnist, MNIST_CLASSES, MNIST_TEST_IMAGES, MNIST_TEST_LABELS, MNIST_TRAIN_IMAGES,
 };
+use nn::data::{BatchSource, U8Images};
+use nn::losses::CategoricalCrossentropy;
+use nn::metrics::Accuracy;
 use nn::metrics::{ClassificationReport, ConfusionMatrix};
-use nn::{Activation, Adam, Dense, FitOptions, History, Loss, Metric, Module, Sequential, StateDict};
+use nn::{Activation, Adam, Dense, EvaluateOptions, FitOptions, History, Model, Sequential, StateDict};
 use std::error::Error;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -129,6 +130,9 @@ impl Report {
     }
 }
 
+/// A trainable stack of layers, as the walkthroughs build them.
+pub type Network = Model<Sequential<f32>>;
+
 /// The network `input-hidden..-classes`: `Dense` layers with ReLU, the last with softmax,
 /// Glorot-uniform kernels and zero biases (Keras' defaults).
 pub fn build_model(input: usize, hidden: &[usize], classes: usize) -> Sequential<f32> {
@@ -177,15 +181,6 @@ fn image_source(pixels: Vec<u8>, image_len: usize) -> Result<U8Images, Box<dyn E
 
 fn labels_usize(labels: &[u8]) -> Vec<usize> {
     labels.iter().map(|&l| usize::from(l)).collect()
-}
-
-/// Row-wise arg-max of a `[n, classes]` tensor.
-fn argmax_rows(t: &Tensor<f32>) -> Vec<usize> {
-    let c = t.shape()[1];
-    t.data()
-        .chunks(c)
-        .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
-        .collect()
 }
 
 /// Pixels of an MNIST image, the input width [`Config::validate`] assumes before the data is
@@ -299,9 +294,9 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     let load_seconds = t0.elapsed().as_secs_f64();
 
     nn::manual_seed(cfg.seed);
-    let mut model = build_model(image_len, &cfg.hidden, MNIST_CLASSES);
+    let mut model = Model::new(build_model(image_len, &cfg.hidden, MNIST_CLASSES));
     let architecture = architecture_string(image_len, &cfg.hidden, MNIST_CLASSES);
-    model.compile(Adam::new(cfg.lr), Loss::CategoricalCrossentropy, &[Metric::Accuracy]);
+    model.compile(Adam::new(cfg.lr), CategoricalCrossentropy::new(), nn::metrics![Accuracy::new()]);
     if verbose {
         outln!(
             "MNIST from {}: {} training images ({} for validation), {} test images, {} pixels in [0, 1] each (loaded in {:.1}s)",
@@ -337,8 +332,9 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     let history = guard.check(fit)?;
     drop((x_train, y_train));
 
-    let scores = model.evaluate_with(&x_test, &y_test, EVAL_BATCH)?;
-    let test_predictions = argmax_rows(&model.predict(&x_test)?);
+    let scores =
+        model.evaluate_with(&x_test, &y_test, EvaluateOptions { batch_size: EVAL_BATCH, ..Default::default() })?;
+    let test_predictions = model.predict_with(&x_test, EVAL_BATCH)?.argmax(-1).0;
     let confusion = nn::metrics::confusion_matrix(&test_labels, &test_predictions, MNIST_CLASSES)?;
     let report = ClassificationReport::from_confusion(&confusion);
 
@@ -367,13 +363,15 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     })
 }
 
-/// Saves the model's weights with [`Sequential::save`]: a safetensors file with PyTorch's
-/// names and layouts (`0.weight` `[out, in]`, `0.bias`, ...), written atomically. Refuses
-/// NaN or infinite weights, leaving an existing file as it was.
+/// Saves the model's weights with [`Model::save`]: a safetensors file with the names and
+/// layouts of the equivalent `torch.nn.Sequential(Linear, ReLU, Linear, ReLU, Linear)`
+/// (`0.weight` `[out, in]`, `0.bias`, `2.weight`, ...), which loads it with `strict=True`
+/// (`crates/nn/examples/check_in_pytorch.py` checks it), written atomically. Refuses NaN or
+/// infinite weights, leaving an existing file as it was.
 ///
 /// # Errors
 /// A non-finite weight (naming the tensor), or the file cannot be written (naming it).
-pub fn save_model(model: &Sequential<f32>, path: &Path) -> Result<(), Box<dyn Error>> {
+pub fn save_model(model: &Network, path: &Path) -> Result<(), Box<dyn Error>> {
     if let Some((name, index, v)) = first_non_finite(&model.state_dict()) {
         return Err(
             format!("{}: not saved: weight `{name}` {index:?} is {v} (the training diverged)", path.display()).into()
@@ -384,8 +382,9 @@ pub fn save_model(model: &Sequential<f32>, path: &Path) -> Result<(), Box<dyn Er
 }
 
 /// Loads a model saved by [`save_model`] (or any safetensors file holding a stack of dense
-/// layers `0.weight` `[out, in]`, `0.bias` `[out]`, `1.weight`, ...): the layer widths are read
-/// from the weight shapes. Returns the model and its architecture string.
+/// layers `N.weight` `[out, in]`, `N.bias` `[out]` with increasing indices `N`: PyTorch's
+/// `0, 2, 4, ...`, or `0, 1, 2, ...` as written before layers were numbered as in PyTorch): the
+/// layer widths are read from the weight shapes. Returns the model and its architecture string.
 ///
 /// The file is checked before a model is built from it, so that no file can make the
 /// program panic: every layer has at least one unit, each layer's input width is the
@@ -395,12 +394,15 @@ pub fn save_model(model: &Sequential<f32>, path: &Path) -> Result<(), Box<dyn Er
 /// # Errors
 /// The file is missing or not valid safetensors, or fails one of the checks above; each
 /// message names the file and the tensor.
-pub fn load_model(path: &Path, input: usize, classes: usize) -> Result<(Sequential<f32>, String), Box<dyn Error>> {
+pub fn load_model(path: &Path, input: usize, classes: usize) -> Result<(Network, String), Box<dyn Error>> {
     let sd: StateDict<f32> = nn::io::load_safetensors(path)?;
     let bad = |msg: String| -> Box<dyn Error> { format!("{}: {msg}", path.display()).into() };
+    let mut layers: Vec<usize> =
+        sd.keys().filter_map(|k| k.strip_suffix(".weight").and_then(|i| i.parse().ok())).collect();
+    layers.sort_unstable();
     let mut widths = Vec::new();
-    let mut i = 0;
-    while let Some(w) = sd.get(&format!("{i}.weight")) {
+    for &i in &layers {
+        let w = &sd[&format!("{i}.weight")];
         if w.ndim() != 2 {
             return Err(bad(format!("tensor `{i}.weight` has shape {:?}, expected [out, in]", w.shape())));
         }
@@ -421,7 +423,6 @@ pub fn load_model(path: &Path, input: usize, classes: usize) -> Result<(Sequenti
             None => return Err(bad(format!("tensor `{i}.bias` is missing (layer {i} has a weight)"))),
         }
         widths.push(out);
-        i += 1;
     }
     let Some((&found_classes, hidden)) = widths.split_last() else {
         return Err(bad("no dense layer weights (`0.weight`) found; not a model saved by this example".into()));
@@ -429,12 +430,12 @@ pub fn load_model(path: &Path, input: usize, classes: usize) -> Result<(Sequenti
     if found_classes != classes {
         return Err(bad(format!(
             "tensor `{}.weight` gives {found_classes} outputs, but the data has {classes} classes",
-            widths.len() - 1
+            layers[layers.len() - 1]
         )));
     }
     let ours = |k: &str| {
         let layer = k.strip_suffix(".weight").or_else(|| k.strip_suffix(".bias"));
-        layer.and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l < widths.len())
+        layer.and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| layers.contains(&l))
     };
     if let Some(extra) = sd.keys().find(|k| !ours(k)) {
         let n = widths.len();
@@ -445,7 +446,7 @@ pub fn load_model(path: &Path, input: usize, classes: usize) -> Result<(Sequenti
     }
     // With the architecture known in advance, `model.load_weights(path)` is the one-liner;
     // here it comes from the file, so the state dict read above is loaded directly.
-    let mut model = build_model(input, hidden, found_classes);
+    let mut model = Model::new(build_model(input, hidden, found_classes));
     model.load_state_dict(&sd).map_err(|e| bad(e.to_string()))?;
     Ok((model, architecture_string(input, hidden, found_classes)))
 }
@@ -505,11 +506,11 @@ pub fn classify_saved(
         let what = if image_len == 0 { format!("the images have {rows} x {cols} pixels") } else { "no images".into() };
         return Err(format!("{}: {what}: nothing to classify", images_file.display()).into());
     }
-    let (model, architecture) = load_model(model_path, image_len, MNIST_CLASSES)?;
+    let (mut model, architecture) = load_model(model_path, image_len, MNIST_CLASSES)?;
     let n_test = test_limit.unwrap_or(usize::MAX).min(labels.len());
     let images = image_source(images.data, image_len)?;
     let probs = model.predict(&images.slice(0..n_test))?;
-    let predictions = argmax_rows(&probs);
+    let predictions = probs.argmax(-1).0;
     let truth = labels_usize(&labels[..n_test]);
     let hits = predictions.iter().zip(&truth).filter(|(p, t)| p == t).count();
     let classes = probs.shape()[1];
@@ -520,12 +521,13 @@ pub fn classify_saved(
     let mut shown = Vec::new();
     for (index, &label) in labels.iter().enumerate().take(end).skip(first) {
         let pixels = images.bytes()[index * image_len..(index + 1) * image_len].to_vec();
-        let p = if index < n_test {
-            probs.data()[index * classes..(index + 1) * classes].to_vec()
+        let (p, predicted) = if index < n_test {
+            (probs.data()[index * classes..(index + 1) * classes].to_vec(), predictions[index])
         } else {
-            model.predict(&images.slice(index..index + 1))?.into_vec()
+            let row = model.predict(&images.slice(index..index + 1))?;
+            let predicted = row.argmax(-1).0[0];
+            (row.into_vec(), predicted)
         };
-        let predicted = p.iter().enumerate().fold(0, |b, (i, &v)| if v > p[b] { i } else { b });
         shown.push(Prediction { index, label: usize::from(label), predicted, probabilities: p, pixels });
     }
     Ok(Classified {

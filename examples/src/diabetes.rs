@@ -9,14 +9,16 @@
 //! the first steps huge); predictions are mapped back, so every figure is in the target's
 //! own units.
 
+use crate::classification::Network;
 use crate::cli::{check_positive, Real, UsageError, Widths};
 use crate::guard::{check_memory, mlp_memory, short_number, thousands, Divergence};
 use crate::plot::{self, Panel, Series};
 use crate::progress::{EpochLog, Verbosity};
 use crate::{out, outln};
 use autograd::Tensor;
-use nn::datasets::{load_diabetes, Table};
-use nn::{Activation, Adam, Dense, FitOptions, History, Loss, Regularizer, Sequential};
+use nn::data::datasets::{load_diabetes, Table};
+use nn::losses::MeanSquaredError;
+use nn::{Activation, Adam, Dense, FitOptions, History, Model, Regularizer, Sequential};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -296,14 +298,15 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
         outln!("Features standardised with the training mean and standard deviation; target mean {ymean:.1}, std {ystd:.1}")?;
     }
 
-    let scores = |model: &Sequential<f32>| -> Result<Scores, Box<dyn Error>> {
+    let scores = |model: &mut Network| -> Result<Scores, Box<dyn Error>> {
         let back = |t: Tensor<f32>| t.data().iter().map(|&v| f64::from(v) * ystd + ymean).collect::<Vec<f64>>();
         let (train_mse, _) = mse_r2(&back(model.predict(&x_train)?), &train.y);
         let (test_mse, test_r2) = mse_r2(&back(model.predict(&x_test)?), &test.y);
         Ok(Scores { train_mse, test_mse, test_r2 })
     };
-    let train_one = |name: &str, mut model: Sequential<f32>| -> Result<(Sequential<f32>, History), Box<dyn Error>> {
-        model.compile(Adam::new(cfg.lr), Loss::MeanSquaredError, &[]);
+    let train_one = |name: &str, model: Sequential<f32>| -> Result<(Network, History), Box<dyn Error>> {
+        let mut model = Model::new(model);
+        model.compile(Adam::new(cfg.lr), MeanSquaredError, []);
         if verbose {
             outln!(
                 "\n{name}: Adam(lr={}), mean squared error, batch size {}, {} epochs",
@@ -328,7 +331,7 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     };
 
     nn::manual_seed(cfg.seed);
-    let (linear_model, linear_history) = train_one("Linear model", Sequential::new().add(Dense::new(cols, 1)))?;
+    let (mut linear_model, linear_history) = train_one("Linear model", Sequential::new().add(Dense::new(cols, 1)))?;
     let mut mlp = Sequential::new();
     let mut fan_in = cols;
     let penalty = |d: Dense<f32>| if cfg.l2 > 0.0 { d.kernel_regularizer(Regularizer::L2(cfg.l2)) } else { d };
@@ -348,7 +351,7 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     } else {
         format!("MLP {mlp_architecture}")
     };
-    let (mlp_model, mlp_history) = train_one(&mlp_name, mlp)?;
+    let (mut mlp_model, mlp_history) = train_one(&mlp_name, mlp)?;
 
     let beta = least_squares(&xtr, cols, &train.y)
         .map_err(|e| format!("{}: {e} in the {n_train} training patients", cfg.data_dir.join(DATA_FILE).display()))?;
@@ -358,7 +361,7 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     let (ls_train, _) = mse_r2(&ols(&xtr), &train.y);
     let (ls_test, ls_r2) = mse_r2(&ols(&xte), &test.y);
 
-    let mlp_scores = scores(&mlp_model)?;
+    let mlp_scores = scores(&mut mlp_model)?;
     if let Some(path) = &cfg.plot {
         let curve = |h: &History| -> Vec<(f64, f64)> {
             h.get("loss").unwrap_or(&[]).iter().enumerate().map(|(e, &l)| ((e + 1) as f64, l)).collect()
@@ -394,7 +397,7 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
         n_train,
         n_test,
         mlp_architecture,
-        linear: scores(&linear_model)?,
+        linear: scores(&mut linear_model)?,
         mlp: mlp_scores,
         least_squares: Scores { train_mse: ls_train, test_mse: ls_test, test_r2: ls_r2 },
         linear_history,

@@ -11,7 +11,8 @@ use crate::plot::{self, Panel, Series};
 use crate::progress::{EpochLog, Verbosity};
 use crate::{out, outln};
 use autograd::Tensor;
-use nn::{Dense, FitOptions, History, Loss, Module, Sequential, Sgd};
+use nn::losses::MeanSquaredError;
+use nn::{Dense, FitOptions, History, Model, Sequential, Sgd};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::error::Error;
@@ -155,8 +156,8 @@ pub fn run(cfg: &Config) -> Result<Report, Box<dyn Error>> {
     let y = Tensor::<f32>::from_vec(data.iter().map(|p| p.1 as f32).collect(), [cfg.points, 1])?;
 
     nn::manual_seed(cfg.seed);
-    let mut model = Sequential::new().add(Dense::new(1, 1));
-    model.compile(Sgd::new(cfg.lr), Loss::MeanSquaredError, &[]);
+    let mut model = Model::new(Sequential::new().add(Dense::new(1, 1)));
+    model.compile(Sgd::new(cfg.lr), MeanSquaredError, []);
     let verbose = cfg.verbosity.is_on();
     if verbose {
         outln!("Data: {} points, x ~ U(0, 1), y = 2x + 1 + U(0, 1) noise (seed {})", cfg.points, cfg.seed)?;

@@ -66,10 +66,21 @@ fn save_load_classify_round_trip_and_plot() {
     let text = c.to_string();
     assert!(text.contains("test image #995") && text.contains("prediction:") && text.contains("label:"), "{text}");
 
-    // PyTorch names and layouts; a corrupt file is an error naming it.
+    // The names and layouts of torch.nn.Sequential(Linear(784, 32), ReLU(), Linear(32, 10)); a
+    // file with the names written before (one index per Dense) loads the same; a corrupt file
+    // is an error naming it.
     let sd = nn::io::load_safetensors::<f32>(&model_path).unwrap();
-    assert_eq!(sd.keys().collect::<Vec<_>>(), ["0.weight", "0.bias", "1.weight", "1.bias"]);
+    assert_eq!(sd.keys().collect::<Vec<_>>(), ["0.weight", "0.bias", "2.weight", "2.bias"]);
     assert_eq!(sd["0.weight"].shape(), [32, 784]);
+    let old: nn::StateDict<f32> = sd.iter().map(|(k, t)| (k.replacen("2.", "1.", 1), t.clone())).collect();
+    let old_path = dir.path("old-names.safetensors");
+    nn::io::save_safetensors(&old_path, &old, &[]).unwrap();
+    let (mut old_model, arch) = load_model(&old_path, 784, 10).unwrap();
+    let (mut new_model, _) = load_model(&model_path, 784, 10).unwrap();
+    assert_eq!(arch, "784-32-10");
+    assert_eq!(old_model.state_dict(), new_model.state_dict());
+    let probe = nn::Tensor::<f32>::zeros([1, 784]);
+    assert_eq!(old_model.predict(&probe).unwrap(), new_model.predict(&probe).unwrap());
     let bad = dir.path("bad.safetensors");
     std::fs::write(&bad, &std::fs::read(&model_path).unwrap()[..1000]).unwrap();
     let e = load_model(&bad, 784, 10).err().expect("a truncated model must not load").to_string();

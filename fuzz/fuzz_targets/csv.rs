@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nn::datasets::{
+use nn::data::datasets::{
     decode_bytes, parse_csv, parse_diabetes, parse_digits, parse_iris, CsvTable, Separator, Table,
     MAX_DECOMPRESSED_BYTES,
 };

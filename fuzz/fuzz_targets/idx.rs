@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nn::datasets::{check_labels, decode_bytes, parse_idx, MAX_DECOMPRESSED_BYTES};
+use nn::data::datasets::{check_labels, decode_bytes, parse_idx, MAX_DECOMPRESSED_BYTES};
 
 #[path = "common.rs"]
 mod common;
@@ -36,7 +36,7 @@ fn parse(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     parse(data);
-    if data.starts_with(&nn::datasets::GZIP_MAGIC) {
+    if data.starts_with(&nn::data::datasets::GZIP_MAGIC) {
         let (decoded, peak) = common::peak_during(|| decode_bytes(data, "fuzz.idx.gz", MAX_DECOMPRESSED_BYTES));
         if let Ok(bytes) = decoded {
             // The output is sized by what was decompressed, never by a header.

@@ -8,7 +8,9 @@
 
 use autograd::Tensor;
 use nn::io::{load_checkpoint, load_safetensors};
-use nn::{Activation, Adam, Dense, Dropout, FitOptions, Loss, Metric, Module, Sequential, StateDict};
+use nn::losses::SparseCategoricalCrossentropy;
+use nn::metrics::Accuracy;
+use nn::{Activation, Adam, Dense, Dropout, FitOptions, Model, Sequential, StateDict};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::PathBuf;
@@ -17,20 +19,22 @@ const SEED: u64 = 2024;
 
 /// 64 -> 512 -> 512 -> 10 with dropout: a batch of 128 makes the hidden product (and its two
 /// gradients) 128 x 512 x 512 = 33.5M multiply-adds, twice the threading threshold.
-fn model() -> Sequential {
+fn model() -> Model<Sequential> {
     model_with(SEED)
 }
 
 /// The same architecture, initialised from another seed.
-fn model_with(seed: u64) -> Sequential {
+fn model_with(seed: u64) -> Model<Sequential> {
     nn::manual_seed(seed);
-    let mut m = Sequential::new()
-        .add(Dense::new(64, 512).activation(Activation::Relu))
-        .add(Dropout::new(0.2))
-        .add(Dense::new(512, 512).activation(Activation::Relu))
-        .add(Dropout::new(0.2))
-        .add(Dense::new(512, 10));
-    m.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut m = Model::new(
+        Sequential::new()
+            .add(Dense::new(64, 512).activation(Activation::Relu))
+            .add(Dropout::new(0.2))
+            .add(Dense::new(512, 512).activation(Activation::Relu))
+            .add(Dropout::new(0.2))
+            .add(Dense::new(512, 10)),
+    );
+    m.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::new(), nn::metrics![Accuracy::new()]);
     m
 }
 
@@ -118,8 +122,9 @@ fn save_and_load_keep_weights_bit_identical_and_resume_exactly() {
         reloaded.load_weights(&weights).unwrap();
         assert_eq!(bits(&reloaded.state_dict()), bits(&first.state_dict()));
         assert_eq!(bits(&load_safetensors::<f32>(&weights).unwrap()), bits(&first.state_dict()));
-        let p = |m: &Sequential| m.predict(&x).unwrap().data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(p(&reloaded), p(&first));
+        let p =
+            |m: &mut Model<Sequential>| m.predict(&x).unwrap().data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(p(&mut reloaded), p(&mut first));
 
         // A checkpoint holds the same bits, and resuming from it ends where the straight run
         // ends, bit for bit (dropout masks and shuffles are derived from (seed, epoch, step)).

@@ -6,7 +6,7 @@
 //!
 //! * `train_step/b32`, `train_step/b1024`: the whole step.
 //! * `parts/forward_loss/*`: forward + loss only (the tape is built, not swept).
-//! * `parts/inference/b1024`: forward under `Ctx::eval` (no tape).
+//! * `parts/inference/b1024`: forward under `Ctx::no_grad` (no tape).
 //! * `parts/adam_update`: `Adam::step` alone over the MLP's 109,386 parameters (target 6's
 //!   one-pass optimizer update).
 //!
@@ -17,7 +17,8 @@
 
 use autograd::{Tensor, Var};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nn::{Activation, Adam, Ctx, Dense, Loss, Module, Optimizer, Sequential};
+use nn::losses::CategoricalCrossentropy;
+use nn::{Activation, Adam, Ctx, Dense, Forward, Loss, Module, Optimizer, Sequential};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::hint::black_box;
@@ -39,14 +40,21 @@ fn batch(b: usize) -> (Tensor<f32>, Tensor<f32>) {
     (x, nn::data::one_hot(&labels, 10).unwrap())
 }
 
+/// The forward pass to the logits and the cross-entropy from them, as `fit` computes them.
+fn forward_loss(model: &Sequential<f32>, x: &Tensor<f32>, y: &Tensor<f32>, ctx: &mut Ctx<f32>) -> Var<f32> {
+    let loss = CategoricalCrossentropy::new();
+    match model.forward_logits(&Var::constant(x.clone()), ctx, Activation::Softmax) {
+        Forward::Logits(z) => loss.compute_from_logits(&z, y).unwrap(),
+        Forward::Output(p) => loss.compute(&p, y).unwrap(),
+    }
+}
+
 /// One step, as `fit` runs it.
 fn step(model: &mut Sequential<f32>, opt: &mut Adam<f32>, x: &Tensor<f32>, y: &Tensor<f32>, seed: u64) -> f32 {
-    let mut ctx = Ctx::train(seed);
-    let (pre, act) = model.forward_logits(&Var::constant(x.clone()), &mut ctx);
-    let loss = Loss::CategoricalCrossentropy.compute_deferred(&pre, act, y).unwrap();
+    let mut ctx = Ctx::new(seed);
+    let loss = forward_loss(model, x, y, &mut ctx);
     let l = loss.item();
-    drop(pre);
-    let grads = ctx.backward(loss, &*model);
+    let grads = ctx.backward(loss, &*model).unwrap();
     opt.step(&mut model.param_tensors_mut(), &grads);
     l
 }
@@ -77,16 +85,15 @@ fn parts(c: &mut Criterion) {
         let (x, y) = batch(b);
         g.bench_function(format!("forward_loss/b{b}"), |bch| {
             bch.iter(|| {
-                let mut ctx = Ctx::train(0);
-                let (pre, act) = model.forward_logits(&Var::constant(x.clone()), &mut ctx);
-                black_box(Loss::CategoricalCrossentropy.compute_deferred(&pre, act, &y).unwrap().item())
+                let mut ctx = Ctx::new(0);
+                black_box(forward_loss(&model, &x, &y, &mut ctx).item())
             })
         });
     }
     let (x, _) = batch(1024);
     g.bench_function("inference/b1024", |bch| {
         bch.iter(|| {
-            let mut ctx = Ctx::eval();
+            let mut ctx = Ctx::no_grad();
             black_box(model.forward(&Var::constant(x.clone()), &mut ctx))
         })
     });

@@ -6,7 +6,9 @@
 //! ```
 
 use autograd::{Tensor, Var};
-use nn::{Activation, Adam, Ctx, Dense, FitOptions, Loss, Metric, Module, Optimizer, Sequential};
+use nn::losses::CategoricalCrossentropy;
+use nn::metrics::Accuracy;
+use nn::{Activation, Adam, Ctx, Dense, FitOptions, Forward, Model, Module, Optimizer, Sequential};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Instant;
@@ -28,10 +30,12 @@ fn step_time(batch: usize, steps: usize) -> f64 {
     let mut times = Vec::new();
     for s in 0..steps + 5 {
         let t = Instant::now();
-        let mut ctx = Ctx::train(s as u64);
-        let (logits, _) = m.forward_logits(&Var::constant(x.clone()), &mut ctx);
+        let mut ctx = Ctx::new(s as u64);
+        let Forward::Logits(logits) = m.forward_logits(&Var::constant(x.clone()), &mut ctx, Activation::Softmax) else {
+            unreachable!("the model ends in softmax")
+        };
         let loss = logits.cross_entropy(&labels);
-        let grads = ctx.backward(loss, &m);
+        let grads = ctx.backward(loss, &m).expect("the loss comes from this pass");
         opt.step(&mut m.param_tensors_mut(), &grads);
         if s >= 5 {
             times.push(t.elapsed().as_secs_f64());
@@ -49,8 +53,8 @@ fn main() {
     let n = 48_000;
     let x = Tensor::<f32>::rand_uniform([n, 784], 0.0, 1.0, &mut rng);
     let y = nn::data::one_hot::<f32>(&(0..n).map(|i| i % 10).collect::<Vec<_>>(), 10).unwrap();
-    let mut m = model();
-    m.compile(Adam::default(), Loss::CategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut m = Model::new(model());
+    m.compile(Adam::default(), CategoricalCrossentropy::new(), nn::metrics![Accuracy::new()]);
     let t = Instant::now();
     m.fit(&x, &y, FitOptions { epochs: 1, batch_size: 32, verbose: 0, seed: Some(1), ..Default::default() }).unwrap();
     println!("fit epoch, 48000 samples, batch 32: {:.2} s", t.elapsed().as_secs_f64());

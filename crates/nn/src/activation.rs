@@ -2,7 +2,7 @@
 //! per activation ([`Relu`], [`Sigmoid`], [`Tanh`], [`Softmax`], [`LeakyRelu`], [`Gelu`])
 //! for use in a [`Sequential`](crate::Sequential).
 
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Forward, Module};
 use autograd::{Float, Tensor, Var};
 
 /// An elementwise (or, for softmax, last-axis) activation function.
@@ -56,12 +56,6 @@ impl Activation {
         }
     }
 
-    /// Whether the training loop may defer this activation into the loss (softmax into
-    /// categorical cross-entropy, sigmoid into binary cross-entropy).
-    pub fn is_probability_head(&self) -> bool {
-        matches!(self, Activation::Softmax | Activation::Sigmoid)
-    }
-
     /// Keras' name: `"relu"`, `"softmax"`, ...
     pub fn name(&self) -> &'static str {
         match self {
@@ -82,18 +76,18 @@ impl Activation {
 macro_rules! activation_layer {
     ($(#[$doc:meta])* $Name:ident, $act:expr) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default)]
+        #[derive(Clone, Copy, Debug, Default, Module)]
+        #[module(crate = crate)]
         pub struct $Name;
         impl<T: Float> Module<T> for $Name {
             fn forward(&self, x: &Var<T>, _ctx: &mut Ctx<T>) -> Var<T> {
                 $act.apply(x)
             }
-            fn forward_logits(&self, x: &Var<T>, ctx: &mut Ctx<T>) -> (Var<T>, Option<Activation>) {
-                let act: Activation = $act;
-                if act.is_probability_head() {
-                    (x.clone(), Some(act))
+            fn forward_logits(&self, x: &Var<T>, ctx: &mut Ctx<T>, head: Activation) -> Forward<T> {
+                if head == $act {
+                    Forward::Logits(x.clone())
                 } else {
-                    (self.forward(x, ctx), None)
+                    Forward::Output(self.forward(x, ctx))
                 }
             }
             fn describe(&self) -> String {
@@ -133,7 +127,8 @@ activation_layer!(
 );
 
 /// Leaky ReLU as a layer: x for x > 0, else `alpha * x`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Module)]
+#[module(crate = crate)]
 pub struct LeakyRelu {
     /// The slope for negative inputs.
     pub alpha: f64,

@@ -1,5 +1,5 @@
 //! Callbacks for `fit`: [`EarlyStopping`], [`ModelCheckpoint`], [`LearningRateScheduler`],
-//! [`ReduceLrOnPlateau`], and the [`Callback`] trait to write your own.
+//! [`ReduceLrOnPlateau`], [`TerminateOnNaN`], and the [`Callback`] trait to write your own.
 //!
 //! Hooks receive a [`TrainContext`] with the module and the optimizer, so a callback can
 //! read or restore weights, change the learning rate, or stop training.
@@ -48,8 +48,9 @@ pub trait Callback<T: Float> {
         Ok(())
     }
     /// After each training batch's optimizer step; `logs` hold the epoch's running averages
-    /// so far (`loss` and the metrics, as the progress bar shows them), as Keras'
-    /// `on_train_batch_end`. An error ends `fit` at once (e.g. on a NaN loss).
+    /// so far (`loss`, and the metrics cheap enough to compute after every batch, see
+    /// [`Metric::per_batch`](crate::Metric::per_batch)), as Keras' `on_train_batch_end`. An
+    /// error ends `fit` at once (e.g. on a NaN loss, see [`TerminateOnNaN`]).
     fn on_batch_end(
         &mut self,
         _epoch: usize,
@@ -76,14 +77,15 @@ pub enum Mode {
     Min,
     /// Higher is better (accuracies).
     Max,
-    /// `Max` if the monitored name contains `acc` or `auc`, `Min` otherwise (as Keras).
+    /// `Max` if the monitored name is a score where higher is better (it contains `acc`,
+    /// `auc`, `precision`, `recall` or `f1`), `Min` otherwise (losses, errors), as Keras.
     Auto,
 }
 
 impl Mode {
     fn resolve(self, monitor: &str) -> Mode {
         match self {
-            Mode::Auto if monitor.contains("acc") || monitor.contains("auc") => Mode::Max,
+            Mode::Auto if ["acc", "auc", "precision", "recall", "f1"].iter().any(|s| monitor.contains(s)) => Mode::Max,
             Mode::Auto => Mode::Min,
             m => m,
         }
@@ -106,14 +108,12 @@ fn worst(mode: Mode) -> f64 {
     }
 }
 
-fn snapshot<T: Float>(m: &dyn Module<T>) -> Vec<autograd::Tensor<T>> {
-    m.parameters().values().map(|p| p.value().clone()).collect()
+fn snapshot<T: Float>(m: &dyn Module<T>) -> StateDict<T> {
+    m.state_dict()
 }
 
-fn restore<T: Float>(m: &mut dyn Module<T>, weights: &[autograd::Tensor<T>]) {
-    for (p, w) in m.parameters_mut().into_values().zip(weights) {
-        p.set(w.clone());
-    }
+fn restore<T: Float>(m: &mut dyn Module<T>, weights: &StateDict<T>) -> Result<(), NnError> {
+    m.load_state_dict(weights)
 }
 
 /// Stops training when the monitored metric has not improved for `patience` epochs
@@ -140,7 +140,7 @@ pub struct EarlyStopping<T: Float = f32> {
     wait: usize,
     best_epoch: Option<usize>,
     stopped_epoch: Option<usize>,
-    best_weights: Option<Vec<autograd::Tensor<T>>>,
+    best_weights: Option<StateDict<T>>,
 }
 
 impl<T: Float> EarlyStopping<T> {
@@ -242,7 +242,7 @@ impl<T: Float> Callback<T> for EarlyStopping<T> {
                     self.best_epoch.unwrap_or(0) + 1
                 ))?;
             }
-            restore(ctx.module, &w);
+            restore(ctx.module, &w)?;
         }
         Ok(())
     }
@@ -549,5 +549,39 @@ impl<T: Float> Callback<T> for ReduceLrOnPlateau {
         }
         logs.insert("learning_rate".to_string(), ctx.optimizer.learning_rate());
         Ok(())
+    }
+}
+
+/// Stops training with [`NnError::NonFiniteLoss`] as soon as the loss (the running mean of the
+/// epoch) is NaN or infinite (Keras' `TerminateOnNaN`, which stops without an error; here
+/// `fit` returns the error, so a diverged run is never mistaken for a finished one). The
+/// check runs after each batch's update.
+///
+/// ```
+/// use nn::{Callback, TerminateOnNaN};
+/// let mut callbacks: Vec<Box<dyn Callback<f32>>> = vec![Box::new(TerminateOnNaN)];
+/// # let _ = &mut callbacks;
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TerminateOnNaN;
+
+impl<T: Float> Callback<T> for TerminateOnNaN {
+    fn on_batch_end(
+        &mut self,
+        epoch: usize,
+        batch: usize,
+        logs: &Logs,
+        ctx: &mut TrainContext<'_, T>,
+    ) -> Result<(), NnError> {
+        match logs.get("loss") {
+            Some(&value) if !value.is_finite() => {
+                ctx.stop_training = true;
+                if ctx.verbose > 0 {
+                    let _ = print_out(format_args!("Batch {}: invalid loss, terminating training\n", batch + 1));
+                }
+                Err(NnError::NonFiniteLoss { epoch, batch, value })
+            }
+            _ => Ok(()),
+        }
     }
 }

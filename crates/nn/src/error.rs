@@ -77,6 +77,19 @@ pub enum NnError {
     /// The progress output (`verbose > 0`) could not be written to standard output: a closed
     /// pipe (`| head -1`, kind `BrokenPipe`) or a full disk. `print!` would have panicked.
     Stdout(std::io::Error),
+    /// A data file could not be read (see [`data::datasets`](crate::data::datasets)): the
+    /// error names the file and what is wrong in it.
+    DataFile(crate::data::datasets::DataError),
+    /// The loss became NaN or infinite during `fit` and a
+    /// [`TerminateOnNaN`](crate::callbacks::TerminateOnNaN) callback stopped training.
+    NonFiniteLoss {
+        /// The epoch (0-based).
+        epoch: usize,
+        /// The batch within the epoch (0-based).
+        batch: usize,
+        /// The loss value (NaN or an infinity).
+        value: f64,
+    },
 }
 
 impl NnError {
@@ -131,6 +144,14 @@ impl fmt::Display for NnError {
             }
             NnError::Metric(e) => write!(f, "{e}"),
             NnError::Stdout(e) => write!(f, "cannot write to standard output: {e}"),
+            NnError::DataFile(e) => write!(f, "{e}"),
+            NnError::NonFiniteLoss { epoch, batch, value } => write!(
+                f,
+                "training stopped: the loss became {value} at epoch {}, batch {} (TerminateOnNaN); the weights \
+                 are those after that batch's update",
+                epoch + 1,
+                batch + 1
+            ),
         }
     }
 }
@@ -142,6 +163,7 @@ impl std::error::Error for NnError {
             NnError::Tensor(e) => Some(e),
             NnError::Metric(e) => Some(e),
             NnError::Stdout(e) => Some(e),
+            NnError::DataFile(e) => Some(e),
             _ => None,
         }
     }
@@ -150,6 +172,12 @@ impl std::error::Error for NnError {
 impl From<autograd::Error> for NnError {
     fn from(e: autograd::Error) -> Self {
         NnError::Tensor(e)
+    }
+}
+
+impl From<crate::data::datasets::DataError> for NnError {
+    fn from(e: crate::data::datasets::DataError) -> Self {
+        NnError::DataFile(e)
     }
 }
 

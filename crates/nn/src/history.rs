@@ -103,7 +103,7 @@ impl History {
             if j > 0 {
                 s.push(',');
             }
-            s.push_str(&json_string(k));
+            crate::io::json::write_string(&mut s, k);
             s.push_str(":[");
             for (i, v) in col.iter().enumerate() {
                 if i > 0 {
@@ -149,21 +149,4 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

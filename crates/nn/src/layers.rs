@@ -3,11 +3,10 @@
 
 use crate::activation::Activation;
 use crate::init::Init;
-use crate::module::{Ctx, Module};
+use crate::module::{Ctx, Forward, Module};
 use crate::param::Param;
 use crate::rng::{derived_rng, next_seed};
 use autograd::{Float, LinearActivation, Tensor, Var};
-use indexmap::IndexMap;
 use rand::RngExt;
 
 /// A weight penalty added to the loss, as Keras' `kernel_regularizer`:
@@ -49,7 +48,8 @@ impl Regularizer {
 /// `nn.Linear` layout, so a state dict of a [`Sequential`](crate::Sequential) of `Dense`
 /// layers loads into the equivalent `torch.nn.Sequential` of `nn.Linear` with
 /// `load_state_dict`, and the other way round. Optimizer state for the kernel stays in the
-/// stored `[in, out]` layout.
+/// stored `[in, out]` layout. A `Dense` with an activation stands for two PyTorch modules
+/// (`Linear` and the activation), and a [`Sequential`](crate::Sequential) numbers it so.
 ///
 /// ```
 /// use nn::{Activation, Dense, Init, Regularizer};
@@ -60,14 +60,20 @@ impl Regularizer {
 ///     .seed(42);
 /// assert_eq!(d.kernel().shape(), &[784, 128]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
+#[module(crate = crate)]
 pub struct Dense<T: Float> {
     weight: Param<T>,
     bias: Option<Param<T>>,
+    #[module(skip)]
     activation: Activation,
+    #[module(skip)]
     kernel_init: Init,
+    #[module(skip)]
     bias_init: Init,
+    #[module(skip)]
     kernel_reg: Option<Regularizer>,
+    #[module(skip)]
     bias_reg: Option<Regularizer>,
     seed: u64,
     in_features: usize,
@@ -236,38 +242,12 @@ impl<T: Float> Module<T> for Dense<T> {
         self.affine(x, ctx, self.activation)
     }
 
-    fn forward_logits(&self, x: &Var<T>, ctx: &mut Ctx<T>) -> (Var<T>, Option<Activation>) {
-        if self.activation.is_probability_head() {
-            (self.affine(x, ctx, Activation::Linear), Some(self.activation))
+    fn forward_logits(&self, x: &Var<T>, ctx: &mut Ctx<T>, head: Activation) -> Forward<T> {
+        if self.activation == head && head != Activation::Linear {
+            Forward::Logits(self.affine(x, ctx, Activation::Linear))
         } else {
-            (self.affine(x, ctx, self.activation), None)
+            Forward::Output(self.affine(x, ctx, self.activation))
         }
-    }
-
-    fn parameters(&self) -> IndexMap<String, &Param<T>> {
-        let mut m = IndexMap::new();
-        m.insert("weight".to_string(), &self.weight);
-        if let Some(b) = &self.bias {
-            m.insert("bias".to_string(), b);
-        }
-        m
-    }
-
-    fn parameters_mut(&mut self) -> IndexMap<String, &mut Param<T>> {
-        let mut m = IndexMap::new();
-        m.insert("weight".to_string(), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            m.insert("bias".to_string(), b);
-        }
-        m
-    }
-
-    fn param_refs(&self) -> Vec<&Param<T>> {
-        std::iter::once(&self.weight).chain(self.bias.as_ref()).collect()
-    }
-
-    fn param_refs_mut(&mut self) -> Vec<&mut Param<T>> {
-        std::iter::once(&mut self.weight).chain(self.bias.as_mut()).collect()
     }
 
     fn regularization(&self, ctx: &mut Ctx<T>) -> Option<Var<T>> {
@@ -293,15 +273,26 @@ impl<T: Float> Module<T> for Dense<T> {
     fn out_features(&self, _input: Option<usize>) -> Option<usize> {
         Some(self.out_features)
     }
+
+    fn torch_modules(&self) -> usize {
+        if self.activation == Activation::Linear {
+            1
+        } else {
+            2
+        }
+    }
 }
 
 /// Inverted dropout: in training, each element is zeroed with probability `rate` and the
 /// survivors are scaled by `1 / (1 - rate)`, so the expected value is unchanged and
-/// inference is the identity. Masks come from the pass's generator ([`Ctx::rng`]), which
-/// the training loop derives from `(seed, epoch, step)`.
-#[derive(Clone, Copy, Debug)]
+/// inference (evaluation mode, see [`Module::eval`]) is the identity. Masks come from the
+/// pass's generator ([`Ctx::rng`]), which the training loop derives from `(seed, epoch, step)`.
+#[derive(Clone, Copy, Debug, Module)]
+#[module(crate = crate)]
 pub struct Dropout {
     rate: f64,
+    #[module(training)]
+    training: bool,
 }
 
 impl Dropout {
@@ -311,7 +302,7 @@ impl Dropout {
     /// If `rate` is not in `[0, 1)`.
     pub fn new(rate: f64) -> Self {
         assert!((0.0..1.0).contains(&rate), "Dropout: rate must be in [0, 1), got {rate}");
-        Dropout { rate }
+        Dropout { rate, training: true }
     }
 
     /// The drop probability.
@@ -322,7 +313,7 @@ impl Dropout {
 
 impl<T: Float> Module<T> for Dropout {
     fn forward(&self, x: &Var<T>, ctx: &mut Ctx<T>) -> Var<T> {
-        if !ctx.is_training() || self.rate == 0.0 {
+        if !self.training || self.rate == 0.0 {
             return x.clone();
         }
         let keep = T::from_f64(1.0 / (1.0 - self.rate));
@@ -343,7 +334,8 @@ impl<T: Float> Module<T> for Dropout {
 }
 
 /// Flattens every axis but the first: `[batch, d1, d2, ...]` to `[batch, d1 * d2 * ...]`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Module)]
+#[module(crate = crate)]
 pub struct Flatten;
 
 impl<T: Float> Module<T> for Flatten {

@@ -1,5 +1,9 @@
-//! Loss functions, as differentiable functions of [`Var`]s and as the [`Loss`] enum that
-//! [`Sequential::compile`](crate::Sequential::compile) takes.
+//! Loss functions: the [`Loss`] trait that [`Model::compile`](crate::Model::compile) takes,
+//! one struct per built-in loss ([`MeanSquaredError`], [`CategoricalCrossentropy`], ...), and
+//! the same losses as plain differentiable functions of [`Var`]s.
+//!
+//! A loss of your own is a struct implementing [`Loss`], or a closure
+//! `|y_pred: &Var<T>, y_true: &Var<T>| -> Var<T>` (see [`LossFn`] to give it a name).
 //!
 //! Every loss returns a scalar: the mean over the batch (Keras' default reduction,
 //! `"sum_over_batch_size"`). The elementwise losses average over every element, which is
@@ -10,16 +14,19 @@
 //! ones are first renormalised to sum to 1), so they are finite but have zero gradient where
 //! clipped. The `_from_logits` forms are exact and stable for any finite logits.
 //!
-//! **Fusion in the training loop.** When a model ends in softmax and the loss is
-//! (sparse) categorical cross-entropy, or ends in sigmoid and the loss is binary
-//! cross-entropy, `fit`/`evaluate` compute the loss from the logits (the pre-activation,
-//! see [`Module::forward_logits`](crate::Module::forward_logits)) with the `_from_logits`
-//! form: mathematically the same value, but no `ln` of a rounded-to-zero probability and
-//! a gradient `(softmax - onehot) / n` that does not pass through a divide. Keras does the
-//! same internally (TensorFlow backend, via `_keras_logits`). The values differ from the
-//! clipped probability form only where a probability is below 1e-7.
+//! **Fusion in the training loop**, decided in one place, the loss: a loss that is better
+//! computed from logits names the final activation it can absorb
+//! ([`Loss::logits_of`]: softmax for the (sparse) categorical cross-entropies, sigmoid for the
+//! binary one). The training loop asks the model for the input of that activation
+//! ([`Module::forward_logits`](crate::Module::forward_logits)); when the model ends in it, the
+//! loss is computed from the logits ([`Loss::compute_from_logits`]): mathematically the same
+//! value, but no `ln` of a rounded-to-zero probability and a gradient `(softmax - onehot) / n`
+//! that does not pass through a divide. Keras does the same internally (TensorFlow backend, via
+//! `_keras_logits`). The values differ from the clipped probability form only where a
+//! probability is below 1e-7. Metrics always see the model's real output (the probabilities).
 
 use crate::activation::Activation;
+use crate::data::labels_from_tensor;
 use crate::error::NnError;
 use autograd::{Float, Tensor, Var};
 
@@ -102,35 +109,8 @@ pub fn sparse_categorical_crossentropy_from_logits<T: Float>(logits: &Var<T>, la
     logits.cross_entropy(labels)
 }
 
-/// The loss a model is compiled with. The names follow Keras.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Loss {
-    /// [`mean_squared_error`].
-    MeanSquaredError,
-    /// [`mean_absolute_error`].
-    MeanAbsoluteError,
-    /// [`huber`] with this `delta` (Keras' default is 1.0, see [`Loss::huber`]).
-    Huber {
-        /// The threshold between the quadratic and the linear part.
-        delta: f64,
-    },
-    /// [`binary_crossentropy`] on probabilities (fused with a final sigmoid, see the module docs).
-    BinaryCrossentropy,
-    /// [`binary_crossentropy_from_logits`].
-    BinaryCrossentropyFromLogits,
-    /// [`categorical_crossentropy`] on probabilities against one-hot targets (fused with a
-    /// final softmax, see the module docs).
-    CategoricalCrossentropy,
-    /// [`categorical_crossentropy_from_logits`] against one-hot targets.
-    CategoricalCrossentropyFromLogits,
-    /// [`sparse_categorical_crossentropy`] on probabilities against integer labels (given
-    /// as a tensor of whole numbers `[n]` or `[n, 1]`; fused with a final softmax).
-    SparseCategoricalCrossentropy,
-    /// [`sparse_categorical_crossentropy_from_logits`] against integer labels.
-    SparseCategoricalCrossentropyFromLogits,
-}
-
-/// What kind of targets a loss takes; decides which accuracy `Metric::Accuracy` means.
+/// What kind of targets a loss takes; decides which accuracy
+/// [`Accuracy`](crate::metrics::Accuracy) means, as Keras' `"accuracy"` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     /// Real-valued targets with the prediction's shape.
@@ -143,143 +123,297 @@ pub enum TargetKind {
     Sparse,
 }
 
-impl Loss {
-    /// Huber with Keras' default `delta = 1.0`.
-    pub fn huber() -> Self {
-        Loss::Huber { delta: 1.0 }
-    }
-
-    /// Keras' name, e.g. `"categorical_crossentropy"`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Loss::MeanSquaredError => "mean_squared_error",
-            Loss::MeanAbsoluteError => "mean_absolute_error",
-            Loss::Huber { .. } => "huber",
-            Loss::BinaryCrossentropy | Loss::BinaryCrossentropyFromLogits => "binary_crossentropy",
-            Loss::CategoricalCrossentropy | Loss::CategoricalCrossentropyFromLogits => "categorical_crossentropy",
-            Loss::SparseCategoricalCrossentropy | Loss::SparseCategoricalCrossentropyFromLogits => {
-                "sparse_categorical_crossentropy"
-            }
-        }
-    }
-
-    /// The kind of targets this loss takes.
-    pub fn target_kind(&self) -> TargetKind {
-        match self {
-            Loss::MeanSquaredError | Loss::MeanAbsoluteError | Loss::Huber { .. } => TargetKind::Dense,
-            Loss::BinaryCrossentropy | Loss::BinaryCrossentropyFromLogits => TargetKind::Binary,
-            Loss::CategoricalCrossentropy | Loss::CategoricalCrossentropyFromLogits => TargetKind::OneHot,
-            Loss::SparseCategoricalCrossentropy | Loss::SparseCategoricalCrossentropyFromLogits => TargetKind::Sparse,
-        }
-    }
-
-    /// Whether the loss takes logits (so the model's raw output is not a probability).
-    pub fn from_logits(&self) -> bool {
-        matches!(
-            self,
-            Loss::BinaryCrossentropyFromLogits
-                | Loss::CategoricalCrossentropyFromLogits
-                | Loss::SparseCategoricalCrossentropyFromLogits
-        )
-    }
-
-    /// The loss of predictions `pred` against `target` (a tensor of labels for the sparse
-    /// losses).
+/// A loss: a scalar function of the model's outputs and the targets, minimised by `fit`.
+///
+/// Required: [`compute`](Loss::compute). A loss that is better computed from the logits of a
+/// final softmax or sigmoid says so with [`logits_of`](Loss::logits_of) and
+/// [`compute_from_logits`](Loss::compute_from_logits) (see the [module docs](self)).
+///
+/// ```
+/// use nn::{Loss, Tensor, Var};
+/// /// Mean fourth power of the error.
+/// struct Quartic;
+/// impl Loss<f64> for Quartic {
+///     fn compute(&self, y_pred: &Var<f64>, y_true: &Tensor<f64>) -> Result<Var<f64>, nn::NnError> {
+///         Ok((y_pred - &Var::constant(y_true.clone())).powi(4).mean())
+///     }
+/// }
+/// let l = Quartic.compute(&Var::constant(Tensor::from_vec(vec![2.0], [1])?), &Tensor::zeros([1]))?;
+/// assert_eq!(l.item(), 16.0);
+/// # Ok::<(), nn::NnError>(())
+/// ```
+pub trait Loss<T: Float>: Send {
+    /// The loss of predictions `y_pred` (the model's outputs, `[n, ...]`) against `y_true`
+    /// (`n` targets): a scalar, the mean over the batch.
     ///
     /// # Errors
-    /// [`NnError::ShapeMismatch`] if the target's shape does not fit, [`NnError::Data`] if a
-    /// sparse label is not a whole number below the number of classes.
-    pub fn compute<T: Float>(&self, pred: &Var<T>, target: &Tensor<T>) -> Result<Var<T>, NnError> {
-        self.compute_deferred(pred, None, target)
+    /// Targets that do not fit (shape, labels), naming the loss.
+    fn compute(&self, y_pred: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError>;
+
+    /// A short name, for messages (`"categorical_crossentropy"`); Keras logs every loss as
+    /// `loss`, and so does `fit`.
+    fn name(&self) -> String {
+        "loss".to_string()
     }
 
-    /// The loss of `activation(pre)` (the identity if `None`) against `target`, fused where
-    /// possible: softmax with a categorical cross-entropy and sigmoid with a binary one are
-    /// computed from the logits `pre` (see the module docs).
+    /// The final activation this loss can absorb: when the model ends in it, the training
+    /// loop passes its input (the logits) to [`compute_from_logits`](Loss::compute_from_logits)
+    /// instead of the output to [`compute`](Loss::compute). Default `None`.
+    fn logits_of(&self) -> Option<Activation> {
+        None
+    }
+
+    /// The loss of `activation(logits)`, computed from the logits, for the activation
+    /// [`logits_of`](Loss::logits_of) names. The default applies the activation and calls
+    /// [`compute`](Loss::compute).
     ///
     /// # Errors
-    /// As [`compute`](Self::compute).
-    pub fn compute_deferred<T: Float>(
-        &self,
-        pre: &Var<T>,
-        activation: Option<Activation>,
-        target: &Tensor<T>,
-    ) -> Result<Var<T>, NnError> {
-        let op = self.name();
-        let act = activation.unwrap_or(Activation::Linear);
-        let fused_softmax = act == Activation::Softmax;
-        let fused_sigmoid = act == Activation::Sigmoid;
-        let out = || act.apply(pre);
-        match self.target_kind() {
-            TargetKind::Sparse => {
-                let classes = *pre.shape().last().unwrap_or(&1);
-                let n = if pre.ndim() == 0 { 1 } else { pre.numel() / classes.max(1) };
-                let labels = labels_from_tensor(target, classes)?;
-                if labels.len() != n {
-                    return Err(NnError::shape(format!("{op}: labels"), &[n], target.shape()));
-                }
-                if pre.ndim() != 2 {
-                    return Err(NnError::data(format!(
-                        "{op}: predictions must be [n, classes], got {:?}",
-                        pre.shape()
-                    )));
-                }
-                Ok(match (*self, fused_softmax) {
-                    (Loss::SparseCategoricalCrossentropy, true) => pre.cross_entropy(&labels),
-                    (Loss::SparseCategoricalCrossentropy, false) => sparse_categorical_crossentropy(&out(), &labels),
-                    _ => out().cross_entropy(&labels),
-                })
-            }
-            _ => {
-                let target = if target.shape() != pre.shape() && target.numel() == pre.numel() && pre.ndim() >= 1 {
-                    // Keras accepts [n] targets for [n, 1] outputs (and the reverse).
-                    let squeezable = |a: &[usize], b: &[usize]| a.len() == b.len() + 1 && a.last() == Some(&1);
-                    if squeezable(pre.shape(), target.shape()) || squeezable(target.shape(), pre.shape()) {
-                        target.reshape(pre.shape())
-                    } else {
-                        target.clone()
-                    }
-                } else {
-                    target.clone()
-                };
-                check_same(op, pre.shape(), target.shape())?;
-                let t = Var::constant(target);
-                Ok(match *self {
-                    Loss::MeanSquaredError => mean_squared_error(&out(), &t),
-                    Loss::MeanAbsoluteError => mean_absolute_error(&out(), &t),
-                    Loss::Huber { delta } => huber(&out(), &t, delta),
-                    Loss::BinaryCrossentropy if fused_sigmoid => binary_crossentropy_from_logits(pre, &t),
-                    Loss::BinaryCrossentropy => binary_crossentropy(&out(), &t),
-                    Loss::BinaryCrossentropyFromLogits => binary_crossentropy_from_logits(&out(), &t),
-                    Loss::CategoricalCrossentropy if fused_softmax => categorical_crossentropy_from_logits(pre, &t),
-                    Loss::CategoricalCrossentropy => categorical_crossentropy(&out(), &t),
-                    Loss::CategoricalCrossentropyFromLogits => categorical_crossentropy_from_logits(&out(), &t),
-                    _ => unreachable!("sparse losses are handled above"),
-                })
-            }
-        }
+    /// As [`compute`](Loss::compute).
+    fn compute_from_logits(&self, logits: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError> {
+        let act = self.logits_of().unwrap_or_default();
+        self.compute(&act.apply(logits), y_true)
+    }
+
+    /// The kind of targets this loss takes (what `Accuracy` means with it). Default
+    /// [`TargetKind::Dense`].
+    fn target_kind(&self) -> TargetKind {
+        TargetKind::Dense
+    }
+
+    /// Whether this loss takes the model's raw outputs as logits (the `from_logits` losses), so
+    /// that metrics threshold at 0 instead of 0.5 and apply softmax before ranking. Default
+    /// `false`.
+    fn outputs_are_logits(&self) -> bool {
+        false
     }
 }
 
-/// Integer class labels from a tensor of whole numbers (`[n]` or `[n, 1]`), each checked to
-/// be below `classes`.
+/// `target` with the prediction's shape when it differs only by a trailing axis of 1 (Keras
+/// accepts `[n]` targets for `[n, 1]` outputs and the reverse), checked to match.
 ///
 /// # Errors
-/// [`NnError::Data`] naming the first bad label and its position.
-pub fn labels_from_tensor<T: Float>(t: &Tensor<T>, classes: usize) -> Result<Vec<usize>, NnError> {
-    if t.ndim() > 2 || (t.ndim() == 2 && t.shape()[1] != 1) {
-        return Err(NnError::data(format!("class labels must be [n] or [n, 1], got shape {:?}", t.shape())));
+/// [`NnError::ShapeMismatch`] naming `op`.
+pub fn dense_target<T: Float>(op: &str, pred: &[usize], target: &Tensor<T>) -> Result<Tensor<T>, NnError> {
+    let squeezable = |a: &[usize], b: &[usize]| a.len() == b.len() + 1 && a.last() == Some(&1) && a[..b.len()] == *b;
+    let t = if target.shape() != pred && (squeezable(pred, target.shape()) || squeezable(target.shape(), pred)) {
+        target.reshape(pred)
+    } else {
+        target.clone()
+    };
+    check_same(op, pred, t.shape())?;
+    Ok(t)
+}
+
+/// Integer labels for `[n, classes]` predictions from a tensor of whole numbers.
+fn sparse_target<T: Float>(op: &str, pred: &[usize], target: &Tensor<T>) -> Result<Vec<usize>, NnError> {
+    if pred.len() != 2 {
+        return Err(NnError::data(format!("{op}: predictions must be [n, classes], got {pred:?}")));
     }
-    t.data()
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let f = v.to_f64();
-            if f < 0.0 || f.fract() != 0.0 || f >= classes as f64 {
-                Err(NnError::data(format!("label {v} at position {i} is not a class index below {classes}")))
-            } else {
-                Ok(f as usize)
+    let labels = labels_from_tensor(target, pred[1]).map_err(|e| match e {
+        NnError::Data(m) => NnError::data(format!("{op}: {m}")),
+        e => e,
+    })?;
+    if labels.len() != pred[0] {
+        return Err(NnError::shape(format!("{op}: labels"), &[pred[0]], target.shape()));
+    }
+    Ok(labels)
+}
+
+macro_rules! simple_loss {
+    ($(#[$doc:meta])* $Name:ident, $name:literal, $f:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq)]
+        pub struct $Name;
+
+        impl<T: Float> Loss<T> for $Name {
+            fn compute(&self, y_pred: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError> {
+                let t = Var::constant(dense_target($name, y_pred.shape(), y_true)?);
+                Ok($f(y_pred, &t))
             }
-        })
-        .collect()
+            fn name(&self) -> String {
+                $name.to_string()
+            }
+        }
+    };
+}
+
+simple_loss!(
+    /// [`mean_squared_error`] (Keras' `MeanSquaredError`, PyTorch's `MSELoss`).
+    MeanSquaredError,
+    "mean_squared_error",
+    mean_squared_error
+);
+simple_loss!(
+    /// [`mean_absolute_error`] (Keras' `MeanAbsoluteError`, PyTorch's `L1Loss`).
+    MeanAbsoluteError,
+    "mean_absolute_error",
+    mean_absolute_error
+);
+
+/// [`huber`] with threshold `delta` (Keras' `Huber`, default 1.0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Huber {
+    /// The threshold between the quadratic and the linear part.
+    pub delta: f64,
+}
+
+impl Default for Huber {
+    fn default() -> Self {
+        Huber { delta: 1.0 }
+    }
+}
+
+impl<T: Float> Loss<T> for Huber {
+    fn compute(&self, y_pred: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError> {
+        let t = Var::constant(dense_target("huber", y_pred.shape(), y_true)?);
+        Ok(huber(y_pred, &t, self.delta))
+    }
+    fn name(&self) -> String {
+        "huber".to_string()
+    }
+}
+
+macro_rules! crossentropy {
+    ($(#[$doc:meta])* $Name:ident, $name:literal, $head:expr, $kind:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $Name {
+            /// The model's outputs are logits (no final activation), as Keras' `from_logits=True`.
+            pub from_logits: bool,
+        }
+
+        impl $Name {
+            /// On probabilities (the model ends in the activation; fused with it in `fit`).
+            pub fn new() -> Self {
+                $Name { from_logits: false }
+            }
+
+            /// On logits (the model has no final activation).
+            pub fn from_logits() -> Self {
+                $Name { from_logits: true }
+            }
+        }
+
+        impl<T: Float> Loss<T> for $Name {
+            fn compute(&self, y_pred: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError> {
+                if self.from_logits {
+                    self.logits(y_pred, y_true)
+                } else {
+                    self.probabilities(y_pred, y_true)
+                }
+            }
+            fn name(&self) -> String {
+                $name.to_string()
+            }
+            fn logits_of(&self) -> Option<Activation> {
+                (!self.from_logits).then_some($head)
+            }
+            fn compute_from_logits(&self, logits: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError> {
+                self.logits(logits, y_true)
+            }
+            fn target_kind(&self) -> TargetKind {
+                $kind
+            }
+            fn outputs_are_logits(&self) -> bool {
+                self.from_logits
+            }
+        }
+    };
+}
+
+crossentropy!(
+    /// [`binary_crossentropy`] against targets in `[0, 1]` with the output's shape (Keras'
+    /// `BinaryCrossentropy`; with `from_logits`, PyTorch's `BCEWithLogitsLoss`).
+    BinaryCrossentropy,
+    "binary_crossentropy",
+    Activation::Sigmoid,
+    TargetKind::Binary
+);
+crossentropy!(
+    /// [`categorical_crossentropy`] against one-hot (or soft) targets `[n, classes]` (Keras'
+    /// `CategoricalCrossentropy`).
+    CategoricalCrossentropy,
+    "categorical_crossentropy",
+    Activation::Softmax,
+    TargetKind::OneHot
+);
+crossentropy!(
+    /// [`sparse_categorical_crossentropy`] against integer labels, given as a tensor of whole
+    /// numbers `[n]` or `[n, 1]` (Keras' `SparseCategoricalCrossentropy`; with `from_logits`,
+    /// PyTorch's `CrossEntropyLoss`).
+    SparseCategoricalCrossentropy,
+    "sparse_categorical_crossentropy",
+    Activation::Softmax,
+    TargetKind::Sparse
+);
+
+impl BinaryCrossentropy {
+    fn probabilities<T: Float>(&self, p: &Var<T>, y: &Tensor<T>) -> Result<Var<T>, NnError> {
+        Ok(binary_crossentropy(p, &Var::constant(dense_target("binary_crossentropy", p.shape(), y)?)))
+    }
+    fn logits<T: Float>(&self, z: &Var<T>, y: &Tensor<T>) -> Result<Var<T>, NnError> {
+        Ok(binary_crossentropy_from_logits(z, &Var::constant(dense_target("binary_crossentropy", z.shape(), y)?)))
+    }
+}
+
+impl CategoricalCrossentropy {
+    fn probabilities<T: Float>(&self, p: &Var<T>, y: &Tensor<T>) -> Result<Var<T>, NnError> {
+        Ok(categorical_crossentropy(p, &Var::constant(dense_target("categorical_crossentropy", p.shape(), y)?)))
+    }
+    fn logits<T: Float>(&self, z: &Var<T>, y: &Tensor<T>) -> Result<Var<T>, NnError> {
+        let t = Var::constant(dense_target("categorical_crossentropy", z.shape(), y)?);
+        Ok(categorical_crossentropy_from_logits(z, &t))
+    }
+}
+
+impl SparseCategoricalCrossentropy {
+    fn probabilities<T: Float>(&self, p: &Var<T>, y: &Tensor<T>) -> Result<Var<T>, NnError> {
+        Ok(sparse_categorical_crossentropy(p, &sparse_target("sparse_categorical_crossentropy", p.shape(), y)?))
+    }
+    fn logits<T: Float>(&self, z: &Var<T>, y: &Tensor<T>) -> Result<Var<T>, NnError> {
+        Ok(z.cross_entropy(&sparse_target("sparse_categorical_crossentropy", z.shape(), y)?))
+    }
+}
+
+/// A loss from a closure `|y_pred, y_true| -> Var<T>` (the targets as a constant with the
+/// prediction's shape, up to a trailing axis of 1), with a name for messages. A bare closure
+/// is a [`Loss`] too; this only adds the name.
+///
+/// ```
+/// use nn::losses::LossFn;
+/// use nn::{Loss, Tensor, Var};
+/// let sq_log = LossFn::new("squared_log_error", |p: &Var<f32>, t: &Var<f32>| {
+///     ((p + 1.0).ln() - (t + 1.0).ln()).square().mean()
+/// });
+/// let l = sq_log.compute(&Var::constant(Tensor::zeros([2, 1])), &Tensor::zeros([2]))?;
+/// assert_eq!(l.item(), 0.0);
+/// # Ok::<(), nn::NnError>(())
+/// ```
+pub struct LossFn<F> {
+    name: String,
+    f: F,
+}
+
+impl<F> LossFn<F> {
+    /// Wraps `f` under `name`.
+    pub fn new(name: impl Into<String>, f: F) -> Self {
+        LossFn { name: name.into(), f }
+    }
+}
+
+impl<T: Float, F: Fn(&Var<T>, &Var<T>) -> Var<T> + Send> Loss<T> for LossFn<F> {
+    fn compute(&self, y_pred: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError> {
+        let t = Var::constant(dense_target(&self.name, y_pred.shape(), y_true)?);
+        Ok((self.f)(y_pred, &t))
+    }
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+impl<T: Float, F: Fn(&Var<T>, &Var<T>) -> Var<T> + Send> Loss<T> for F {
+    fn compute(&self, y_pred: &Var<T>, y_true: &Tensor<T>) -> Result<Var<T>, NnError> {
+        let t = Var::constant(dense_target("custom loss", y_pred.shape(), y_true)?);
+        Ok(self(y_pred, &t))
+    }
 }

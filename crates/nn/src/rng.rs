@@ -64,3 +64,5 @@ pub fn derived_rng(seed: u64, path: &[u64]) -> StdRng {
 pub(crate) const STREAM_SHUFFLE: u64 = 1;
 /// Stream tag for per-step dropout (and any other training-time noise).
 pub(crate) const STREAM_DROPOUT: u64 = 2;
+/// Stream tag for `train_test_split`.
+pub(crate) const STREAM_SPLIT: u64 = 3;

@@ -1,16 +1,19 @@
-//! The training loop behind `compile`/`fit`/`evaluate`/`predict`: [`FitOptions`],
-//! [`Metric`], the Keras-style progress bar ([`Progress`]), and the functions
-//! [`fit`], [`evaluate`], [`predict`] that [`Sequential`](crate::Sequential) and
-//! [`Model`](crate::Model) call.
+//! The training loop behind [`Model`](crate::Model)'s `fit`/`evaluate`/`predict`:
+//! [`FitOptions`], [`EvaluateOptions`], the Keras-style progress bar ([`Progress`]), and the
+//! functions [`fit`], [`evaluate`], [`predict`] that work on any [`Module`].
 //!
 //! # One training step
 //!
 //! For each batch: a fresh [`Ctx`] (own tape; dropout generator derived from
-//! `(seed, epoch, batch)`), the forward pass to the logits
-//! ([`Module::forward_logits`]), the loss (fused with a final softmax/sigmoid, see
-//! [`losses`](crate::losses)), plus the regularisation penalties, the backward sweep, then
-//! — with the tape and every variable of the step dropped — the optimizer updates the
-//! parameters in place with no copy of their buffers.
+//! `(seed, epoch, batch)`), the forward pass, the loss plus the regularisation penalties, the
+//! backward sweep, then — with the tape and every variable of the step dropped — the optimizer
+//! updates the parameters in place with no copy of their buffers. When the loss can absorb a
+//! final softmax or sigmoid ([`Loss::logits_of`]) the forward pass stops before it
+//! ([`Module::forward_logits`]) and the loss is computed from the logits; the metrics get the
+//! probabilities (see [`losses`](crate::losses)).
+//!
+//! The module is in training mode ([`Module::train`]) for the training batches and in
+//! evaluation mode for validation, `evaluate` and `predict`; `fit` leaves it in evaluation mode.
 //!
 //! # Reproducibility
 //!
@@ -31,14 +34,18 @@
 //! evaluation and prediction), and `validation_split` is a range of sample indices: nothing is
 //! copied to split. Only the values matter: training on a source gives the same weights, bit
 //! for bit, as training on a tensor holding the same values.
+//!
+//! Before anything runs, `fit` and `evaluate` check that the data fits the model and the loss,
+//! and that every input and target is finite ([`BatchSource::first_non_finite`]; the error
+//! names the first bad sample). `check_finite: false` skips the scan.
 
-use crate::activation::Activation;
 use crate::callbacks::{Callback, TrainContext};
-use crate::data::{epoch_permutation, num_batches, validation_split_point, BatchSource};
+use crate::data::{epoch_permutation, labels_from_tensor, num_batches, validation_split_point, BatchSource};
 use crate::error::NnError;
 use crate::history::{History, Logs};
-use crate::losses::{labels_from_tensor, Loss, TargetKind};
-use crate::module::{Ctx, Module};
+use crate::losses::{Loss, TargetKind};
+use crate::metrics::{Metric, MetricSetup};
+use crate::module::{Ctx, Forward, Module};
 use crate::optim::Optimizer;
 use crate::rng::{next_seed, STREAM_DROPOUT};
 use crate::state::StateDict;
@@ -47,141 +54,41 @@ use std::io::{IsTerminal, Write};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-/// A metric reported during `fit` and by `evaluate` (besides the loss).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    /// Accuracy of the kind the loss implies, as Keras' `"accuracy"`: sparse categorical
-    /// for sparse losses, categorical for categorical losses, binary for binary
-    /// cross-entropy; for other losses, binary if the output has one feature and
-    /// categorical otherwise. Logged as `accuracy`.
-    Accuracy,
-    /// Fraction of elements with `(pred > threshold) == (target > 0.5)`; the threshold is
-    /// 0.5 on probabilities, 0 on logits. Logged as `binary_accuracy`.
-    BinaryAccuracy,
-    /// Fraction of rows whose arg-max matches the one-hot target's. Logged as `categorical_accuracy`.
-    CategoricalAccuracy,
-    /// Fraction of rows whose arg-max equals the integer label. Logged as `sparse_categorical_accuracy`.
-    SparseCategoricalAccuracy,
-    /// Mean absolute error of the outputs. Logged as `mae`.
-    MeanAbsoluteError,
-    /// Mean squared error of the outputs. Logged as `mse`.
-    MeanSquaredError,
-}
-
-impl Metric {
-    /// The name in logs and [`History`].
-    pub fn name(&self) -> &'static str {
-        match self {
-            Metric::Accuracy => "accuracy",
-            Metric::BinaryAccuracy => "binary_accuracy",
-            Metric::CategoricalAccuracy => "categorical_accuracy",
-            Metric::SparseCategoricalAccuracy => "sparse_categorical_accuracy",
-            Metric::MeanAbsoluteError => "mae",
-            Metric::MeanSquaredError => "mse",
-        }
-    }
-
-    /// The concrete metric `Accuracy` stands for with this loss and output width.
-    fn resolve(self, loss: Loss, out_features: usize) -> Metric {
-        if self != Metric::Accuracy {
-            return self;
-        }
-        match loss.target_kind() {
-            TargetKind::Sparse => Metric::SparseCategoricalAccuracy,
-            TargetKind::OneHot => Metric::CategoricalAccuracy,
-            TargetKind::Binary => Metric::BinaryAccuracy,
-            TargetKind::Dense if out_features == 1 => Metric::BinaryAccuracy,
-            TargetKind::Dense => Metric::CategoricalAccuracy,
-        }
-    }
-
-    /// `(sum, count)` of this metric over one batch. `pre` is the output before the
-    /// deferred activation `act`; `logits` says whether the model's output is a logit.
-    fn batch<T: Float>(self, pre: &Tensor<T>, act: Option<Activation>, logits: bool, y: &Tensor<T>) -> (f64, f64) {
-        let classes = *pre.shape().last().unwrap_or(&1);
-        let rows = if pre.ndim() == 0 { 1 } else { pre.numel() / classes.max(1) };
-        match self {
-            Metric::Accuracy => unreachable!("resolved before use"),
-            Metric::CategoricalAccuracy | Metric::SparseCategoricalAccuracy => {
-                // softmax keeps the arg-max, so logits do.
-                let pred: Vec<usize> = pre.data().chunks(classes.max(1)).map(argmax).collect();
-                let truth: Vec<usize> = if self == Metric::SparseCategoricalAccuracy {
-                    y.data().iter().map(|v| v.to_f64() as usize).collect()
-                } else {
-                    y.data().chunks(classes.max(1)).map(argmax).collect()
-                };
-                let hits = pred.iter().zip(&truth).filter(|(a, b)| a == b).count();
-                (hits as f64, rows as f64)
-            }
-            Metric::BinaryAccuracy => {
-                let threshold = if logits || act == Some(Activation::Sigmoid) { 0.0 } else { 0.5 };
-                let out = if act.is_some() && act != Some(Activation::Sigmoid) {
-                    act.map(|a| a.apply_tensor(pre)).unwrap_or_else(|| pre.clone())
-                } else {
-                    pre.clone()
-                };
-                let hits = out
-                    .data()
-                    .iter()
-                    .zip(y.data())
-                    .filter(|(&p, &t)| (p.to_f64() > threshold) == (t.to_f64() > 0.5))
-                    .count();
-                (hits as f64, out.numel() as f64)
-            }
-            Metric::MeanAbsoluteError | Metric::MeanSquaredError => {
-                let out = act.map(|a| a.apply_tensor(pre)).unwrap_or_else(|| pre.clone());
-                // Integer labels against [n, classes] outputs: compare with their one-hot
-                // encoding (for probabilities, the MSE is then the Brier score).
-                let y = if y.numel() != out.numel() && y.numel() * classes == out.numel() {
-                    let labels: Vec<usize> = y.data().iter().map(|v| v.to_f64() as usize).collect();
-                    Tensor::try_one_hot(&labels, classes).unwrap_or_else(|_| y.clone())
-                } else {
-                    y.clone()
-                };
-                let sq = self == Metric::MeanSquaredError;
-                let s: f64 = out
-                    .data()
-                    .iter()
-                    .zip(y.data())
-                    .map(|(&p, &t)| {
-                        let d = p.to_f64() - t.to_f64();
-                        if sq {
-                            d * d
-                        } else {
-                            d.abs()
-                        }
-                    })
-                    .sum();
-                (s, out.numel() as f64)
-            }
-        }
-    }
-}
-
-fn argmax<T: Float>(row: &[T]) -> usize {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 /// What `compile` sets: the optimizer, the loss and the metrics.
 pub struct Compiled<T: Float> {
     /// The optimizer.
     pub optimizer: Box<dyn Optimizer<T> + Send>,
     /// The loss.
-    pub loss: Loss,
+    pub loss: Box<dyn Loss<T>>,
     /// The metrics besides the loss.
-    pub metrics: Vec<Metric>,
+    pub metrics: Vec<Box<dyn Metric<T>>>,
 }
 
 impl<T: Float> Compiled<T> {
     /// Bundles an optimizer, a loss and metrics.
-    pub fn new(optimizer: impl Optimizer<T> + Send + 'static, loss: Loss, metrics: &[Metric]) -> Self {
-        Compiled { optimizer: Box::new(optimizer), loss, metrics: metrics.to_vec() }
+    pub fn new(
+        optimizer: impl Optimizer<T> + Send + 'static,
+        loss: impl Loss<T> + 'static,
+        metrics: impl IntoIterator<Item = Box<dyn Metric<T>>>,
+    ) -> Self {
+        Compiled { optimizer: Box::new(optimizer), loss: Box::new(loss), metrics: metrics.into_iter().collect() }
+    }
+
+    /// Tells the metrics what the loss implies, and checks that no two log the same name.
+    fn prepare_metrics(&mut self, op: &str) -> Result<(), NnError> {
+        let setup = MetricSetup { target: self.loss.target_kind(), logits: self.loss.outputs_are_logits() };
+        let mut seen = vec!["loss".to_string()];
+        for m in &mut self.metrics {
+            m.prepare(&setup);
+            let name = m.name();
+            if seen.contains(&name) {
+                return Err(NnError::config(format!(
+                    "{op}: two metrics (or a metric and the loss) are logged as `{name}`; give one another name"
+                )));
+            }
+            seen.push(name);
+        }
+        Ok(())
     }
 }
 
@@ -193,10 +100,12 @@ pub struct FitOptions<T: Float = f32> {
     pub epochs: usize,
     /// Samples per gradient step (the last batch of an epoch may be smaller).
     pub batch_size: usize,
-    /// The last fraction of the samples, taken before shuffling, is held out for
-    /// validation (Keras' `validation_split`). Ignored if `validation_data` or
-    /// `validation_source` is given. The split is a range of sample indices: the inputs are
-    /// not copied.
+    /// Keras' `validation_split`: the **last** fraction of the samples, taken before any
+    /// shuffling, is held out for validation (so sorted data gives a skewed validation set;
+    /// split with [`train_test_split`](crate::data::train_test_split) and pass
+    /// `validation_data` for a shuffled or stratified split). Ignored if `validation_data` or
+    /// `validation_source` is given. The split is a range of sample indices: the inputs are not
+    /// copied.
     pub validation_split: f64,
     /// Explicit validation inputs and targets.
     pub validation_data: Option<(Tensor<T>, Tensor<T>)>,
@@ -224,6 +133,10 @@ pub struct FitOptions<T: Float = f32> {
     /// Callbacks, called in order. (To get a callback back after `fit`, pass it to
     /// `fit_with_callbacks` instead.)
     pub callbacks: Vec<Box<dyn Callback<T>>>,
+    /// Check that every input and target (validation data included) is finite before
+    /// training, and fail naming the first sample that is not (default `true`). The scan
+    /// reads the data once; turn it off for speed when the data is known to be clean.
+    pub check_finite: bool,
 }
 
 impl<T: Float> Default for FitOptions<T> {
@@ -240,7 +153,23 @@ impl<T: Float> Default for FitOptions<T> {
             seed: None,
             initial_epoch: 0,
             callbacks: Vec::new(),
+            check_finite: true,
         }
+    }
+}
+
+/// Options of `evaluate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvaluateOptions {
+    /// Samples per batch (Keras' default 32); only speed depends on it.
+    pub batch_size: usize,
+    /// Check that every input and target is finite first (see [`FitOptions::check_finite`]).
+    pub check_finite: bool,
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        EvaluateOptions { batch_size: 32, check_finite: true }
     }
 }
 
@@ -259,10 +188,32 @@ fn check_features<T: Float, M: Module<T> + ?Sized>(module: &M, x: &dyn BatchSour
     Ok(())
 }
 
+/// Fails naming the first sample of `x` or `y` that holds a NaN or an infinity.
+fn check_finite<T: Float>(op: &str, part: &str, x: &dyn BatchSource<T>, y: &Tensor<T>) -> Result<(), NnError> {
+    let what = |v: T| if v.is_nan() { "a NaN" } else { "an infinity" };
+    if let Some((i, j)) = x.first_non_finite() {
+        let v = x.gather_range(i..i + 1).data()[j];
+        return Err(NnError::data(format!(
+            "{op}: {part}input sample {i} holds {} (at position {j} of the sample); training on it would give NaN \
+             weights (set check_finite: false to skip this check)",
+            what(v)
+        )));
+    }
+    if let Some((i, j)) = BatchSource::first_non_finite(y) {
+        let v = BatchSource::gather_range(y, i..i + 1).data()[j];
+        return Err(NnError::data(format!(
+            "{op}: the {part}target of sample {i} holds {} (at position {j}) (set check_finite: false to skip this \
+             check)",
+            what(v)
+        )));
+    }
+    Ok(())
+}
+
 /// Checks `x` and `y` against the model and the loss before training or evaluating.
 fn check_data<T: Float, M: Module<T> + ?Sized>(
     module: &M,
-    loss: Loss,
+    loss: &dyn Loss<T>,
     x: &dyn BatchSource<T>,
     y: &Tensor<T>,
 ) -> Result<(), NnError> {
@@ -302,10 +253,6 @@ fn check_data<T: Float, M: Module<T> + ?Sized>(
         _ => {}
     }
     Ok(())
-}
-
-fn out_features<T: Float, M: Module<T> + ?Sized>(module: &M, x: &dyn BatchSource<T>) -> usize {
-    module.out_features(module.in_features().or_else(|| x.sample_shape().first().copied())).unwrap_or(0)
 }
 
 /// Samples `rows` of inputs `x` and targets `y`: all the data, or its training or validation
@@ -353,80 +300,123 @@ impl<'a, T: Float> Part<'a, T> {
     }
 }
 
-/// Running sums of the loss and metrics over an epoch, weighted by batch size as Keras does.
-struct Accum {
+/// The running loss over an epoch (weighted by batch size, as Keras) and the metrics.
+struct Accum<'m, T: Float> {
     loss_sum: f64,
     samples: f64,
-    metrics: Vec<(Named, f64, f64)>,
+    metrics: &'m mut [Box<dyn Metric<T>>],
 }
 
-/// A metric as logged (`name`, e.g. `accuracy`) and as computed (`metric`, resolved from the loss).
-#[derive(Clone, Copy)]
-struct Named {
-    name: &'static str,
-    metric: Metric,
-}
-
-fn resolve_all(metrics: &[Metric], loss: Loss, out_features: usize) -> Vec<Named> {
-    metrics.iter().map(|m| Named { name: m.name(), metric: m.resolve(loss, out_features) }).collect()
-}
-
-impl Accum {
-    fn new(metrics: &[Named]) -> Self {
-        Accum { loss_sum: 0.0, samples: 0.0, metrics: metrics.iter().map(|&m| (m, 0.0, 0.0)).collect() }
+impl<'m, T: Float> Accum<'m, T> {
+    fn new(metrics: &'m mut [Box<dyn Metric<T>>]) -> Self {
+        metrics.iter_mut().for_each(|m| m.reset());
+        Accum { loss_sum: 0.0, samples: 0.0, metrics }
     }
 
-    fn add<T: Float>(&mut self, loss: f64, pre: &Tensor<T>, act: Option<Activation>, logits: bool, y: &Tensor<T>) {
+    fn add(&mut self, loss: f64, y_pred: Option<&Tensor<T>>, y: &Tensor<T>) -> Result<(), NnError> {
         let n = y.shape().first().copied().unwrap_or(1) as f64;
         self.loss_sum += loss * n;
         self.samples += n;
-        for (m, s, c) in &mut self.metrics {
-            let (ds, dc) = m.metric.batch(pre, act, logits, y);
-            *s += ds;
-            *c += dc;
+        if let Some(p) = y_pred {
+            for m in self.metrics.iter_mut() {
+                m.update(p, y)?;
+            }
         }
+        Ok(())
+    }
+
+    fn loss(&self) -> f64 {
+        self.loss_sum / self.samples.max(1.0)
+    }
+
+    /// What `on_batch_end` sees: the running loss and the metrics cheap enough to report
+    /// after every batch ([`Metric::per_batch`]).
+    fn batch_logs(&self) -> Logs {
+        let mut l = Logs::new();
+        l.insert("loss".to_string(), self.loss());
+        for m in self.metrics.iter().filter(|m| m.per_batch()) {
+            l.extend(m.results());
+        }
+        l
     }
 
     fn logs(&self, prefix: &str) -> Logs {
         let mut l = Logs::new();
-        l.insert(format!("{prefix}loss"), self.loss_sum / self.samples.max(1.0));
-        for (m, s, c) in &self.metrics {
-            l.insert(format!("{prefix}{}", m.name), s / c.max(1.0));
+        l.insert(format!("{prefix}loss"), self.loss());
+        for m in self.metrics.iter() {
+            for (name, v) in m.results() {
+                l.insert(format!("{prefix}{name}"), v);
+            }
         }
         l
     }
 }
 
-/// One optimisation step on a batch; returns the loss and updates `acc`.
+/// The forward pass and the loss (plus regularisation) of one batch, and, when `outputs`, the
+/// model's outputs for the metrics (the probabilities, also when the loss took the logits).
+fn forward_loss<T: Float, M: Module<T> + ?Sized>(
+    module: &M,
+    loss: &dyn Loss<T>,
+    xb: Tensor<T>,
+    yb: &Tensor<T>,
+    ctx: &mut Ctx<T>,
+    outputs: bool,
+) -> Result<(Var<T>, Option<Tensor<T>>), NnError> {
+    let x = Var::constant(xb);
+    let (l, out) = match loss.logits_of().map(|head| (head, module.forward_logits(&x, ctx, head))) {
+        Some((head, Forward::Logits(z))) => {
+            let l = loss.compute_from_logits(&z, yb)?;
+            (l, outputs.then(|| head.apply_tensor(z.value())))
+        }
+        Some((_, Forward::Output(p))) => (loss.compute(&p, yb)?, outputs.then(|| p.value().clone())),
+        None => {
+            let p = module.forward(&x, ctx);
+            (loss.compute(&p, yb)?, outputs.then(|| p.value().clone()))
+        }
+    };
+    if l.numel() != 1 {
+        return Err(NnError::config(format!(
+            "loss `{}` returned shape {:?}; a loss must be a scalar (the mean over the batch)",
+            loss.name(),
+            l.shape()
+        )));
+    }
+    let l = if l.ndim() == 0 { l } else { l.reshape([]) };
+    let l = match module.regularization(ctx) {
+        Some(r) => l + r,
+        None => l,
+    };
+    Ok((l, out))
+}
+
+/// One optimisation step on a batch; updates `acc`.
 fn train_step<T: Float, M: Module<T> + ?Sized>(
     module: &mut M,
-    c: &mut Compiled<T>,
+    optimizer: &mut (dyn Optimizer<T> + Send),
+    loss: &dyn Loss<T>,
+    acc: &mut Accum<'_, T>,
     xb: Tensor<T>,
     yb: &Tensor<T>,
     rng_path: [u64; 4],
-    acc: &mut Accum,
 ) -> Result<(), NnError> {
-    let mut ctx = Ctx::train_derived(rng_path[0], &rng_path[1..]);
-    let (pre, act) = module.forward_logits(&Var::constant(xb), &mut ctx);
-    let mut loss = c.loss.compute_deferred(&pre, act, yb)?;
-    if let Some(r) = module.regularization(&mut ctx) {
-        loss = loss + r;
-    }
-    acc.add(loss.item().to_f64(), pre.value(), act, c.loss.from_logits(), yb);
-    drop(pre);
-    let grads = ctx.backward(loss, &*module);
+    let mut ctx = Ctx::derived(rng_path[0], &rng_path[1..]);
+    let outputs = !acc.metrics.is_empty();
+    let (l, out) = forward_loss(&*module, loss, xb, yb, &mut ctx, outputs)?;
+    acc.add(l.item().to_f64(), out.as_ref(), yb)?;
+    drop(out);
+    let grads = ctx.backward(l, &*module)?;
     let mut params = module.param_tensors_mut();
-    c.optimizer.step(&mut params, &grads);
+    optimizer.step(&mut params, &grads);
     Ok(())
 }
 
 /// Trains `module` on inputs `x` (a [`Tensor`] or any [`BatchSource`]) and targets `y` (see
-/// [`Sequential::fit`](crate::Sequential::fit)); `callbacks` run after those in
-/// `opts.callbacks`.
+/// [`Model::fit`](crate::Model::fit)); `callbacks` run after those in `opts.callbacks`.
 ///
 /// # Errors
 /// Invalid options ([`NnError::InvalidConfig`]), data that does not fit the model or the
-/// loss ([`NnError::ShapeMismatch`], [`NnError::Data`]), or an error from a callback.
+/// loss or is not finite ([`NnError::ShapeMismatch`], [`NnError::Data`]), or an error from a
+/// callback.
 pub fn fit<T: Float, S: BatchSource<T> + ?Sized>(
     module: &mut dyn Module<T>,
     c: &mut Compiled<T>,
@@ -456,7 +446,11 @@ fn fit_dyn<T: Float>(
     if opts.initial_epoch > opts.epochs {
         return Err(NnError::config(format!("initial_epoch {} is after epochs {}", opts.initial_epoch, opts.epochs)));
     }
-    check_data(module, c.loss, x, y)?;
+    c.prepare_metrics("fit")?;
+    check_data(module, &*c.loss, x, y)?;
+    if opts.check_finite {
+        check_finite("fit", "", x, y)?;
+    }
     let explicit_val: Option<(Box<dyn BatchSource<T>>, Tensor<T>)> =
         match (opts.validation_data.take(), opts.validation_source.take()) {
             (Some(_), Some(_)) => {
@@ -467,7 +461,10 @@ fn fit_dyn<T: Float>(
         };
     let (train, val) = match &explicit_val {
         Some((vx, vy)) => {
-            check_data(module, c.loss, &**vx, vy)?;
+            check_data(module, &*c.loss, &**vx, vy)?;
+            if opts.check_finite {
+                check_finite("fit", "validation ", &**vx, vy)?;
+            }
             (Part::all(x, y), Some(Part::all(&**vx, vy)))
         }
         None => {
@@ -476,18 +473,18 @@ fn fit_dyn<T: Float>(
             (Part { x, y, rows: 0..at }, val)
         }
     };
-    let metrics = resolve_all(&c.metrics, c.loss, out_features(module, x));
     let seed = opts.seed.unwrap_or_else(next_seed);
     let steps = num_batches(train.len(), opts.batch_size);
     let mut boxed = std::mem::take(&mut opts.callbacks);
     let mut cbs: Vec<&mut dyn Callback<T>> = boxed.iter_mut().map(|b| &mut **b as &mut dyn Callback<T>).collect();
     cbs.extend(callbacks.iter_mut().map(|c| &mut **c));
+    let Compiled { optimizer, loss, metrics } = c;
 
     macro_rules! each_callback {
         ($stop:ident, |$cb:ident, $tc:ident| $body:expr) => {{
             let mut $tc = TrainContext {
                 module: &mut *module,
-                optimizer: &mut *c.optimizer as &mut dyn Optimizer<T>,
+                optimizer: &mut **optimizer as &mut dyn Optimizer<T>,
                 stop_training: $stop,
                 verbose: opts.verbose,
                 steps_per_epoch: steps,
@@ -510,32 +507,36 @@ fn fit_dyn<T: Float>(
         if opts.verbose > 0 {
             print_out(format_args!("Epoch {}/{}\n", epoch + 1, opts.epochs))?;
         }
+        module.set_training(true);
         each_callback!(stop, |cb, tc| cb.on_epoch_begin(epoch, &mut tc));
         let mut progress = Progress::new(steps, opts.verbose);
-        let mut acc = Accum::new(&metrics);
+        let mut acc = Accum::new(metrics);
         let shuffle = opts.shuffle.then_some((seed, epoch as u64));
         for (b, (xb, yb)) in train.batches(opts.batch_size, shuffle).enumerate() {
             if !cbs.is_empty() {
                 each_callback!(stop, |cb, tc| cb.on_batch_begin(epoch, b, &mut tc));
             }
-            train_step(module, c, xb, &yb, [seed, STREAM_DROPOUT, epoch as u64, b as u64], &mut acc)?;
+            let path = [seed, STREAM_DROPOUT, epoch as u64, b as u64];
+            train_step(&mut *module, &mut **optimizer, &**loss, &mut acc, xb, &yb, path)?;
             if !cbs.is_empty() {
-                let logs = acc.logs("");
-                each_callback!(stop, |cb, tc| cb.on_batch_end(epoch, b, &logs, &mut tc));
+                let batch_logs = acc.batch_logs();
+                each_callback!(stop, |cb, tc| cb.on_batch_end(epoch, b, &batch_logs, &mut tc));
             }
             if progress.wants_update(b + 1) {
                 progress.update(b + 1, &acc.logs(""))?;
             }
         }
         let mut logs = acc.logs("");
+        module.set_training(false);
         if let Some(v) = &val {
             let vb = opts.validation_batch_size.unwrap_or(opts.batch_size);
-            logs.extend(evaluate_impl(module, c.loss, &metrics, v, vb, "val_"));
+            logs.extend(evaluate_impl(&*module, &**loss, metrics, v, vb, "val_")?);
         }
         progress.finish(&logs)?;
         each_callback!(stop, |cb, tc| cb.on_epoch_end(epoch, &mut logs, &mut tc));
         history.push(epoch, &logs);
     }
+    module.set_training(false);
     each_callback!(stop, |cb, tc| cb.on_train_end(&mut tc));
     let _ = stop;
     Ok(history)
@@ -543,54 +544,54 @@ fn fit_dyn<T: Float>(
 
 fn evaluate_impl<T: Float, M: Module<T> + ?Sized>(
     module: &M,
-    loss: Loss,
-    metrics: &[Named],
+    loss: &dyn Loss<T>,
+    metrics: &mut [Box<dyn Metric<T>>],
     ds: &Part<'_, T>,
     batch_size: usize,
     prefix: &str,
-) -> Logs {
+) -> Result<Logs, NnError> {
     let _g = autograd::no_grad_guard();
     let mut acc = Accum::new(metrics);
+    let outputs = !acc.metrics.is_empty();
     for (xb, yb) in ds.batches(batch_size, None) {
-        let mut ctx = Ctx::eval();
-        let (pre, act) = module.forward_logits(&Var::constant(xb), &mut ctx);
-        let mut l = loss.compute_deferred(&pre, act, &yb).expect("data checked before");
-        if let Some(r) = module.regularization(&mut ctx) {
-            l = l + r;
-        }
-        acc.add(l.item().to_f64(), pre.value(), act, loss.from_logits(), &yb);
+        let (l, out) = forward_loss(module, loss, xb, &yb, &mut Ctx::no_grad(), outputs)?;
+        acc.add(l.item().to_f64(), out.as_ref(), &yb)?;
     }
-    acc.logs(prefix)
+    Ok(acc.logs(prefix))
 }
 
 /// The loss and metrics of `module` on inputs `x` (a [`Tensor`] or any [`BatchSource`]) and
-/// targets `y`, in inference mode, batch by batch.
+/// targets `y`, in evaluation mode, batch by batch.
 ///
 /// # Errors
-/// Data that does not fit the model or the loss.
-pub fn evaluate<T: Float, M: Module<T> + ?Sized, S: BatchSource<T> + ?Sized>(
-    module: &M,
-    c: &Compiled<T>,
+/// Data that does not fit the model or the loss, or is not finite.
+pub fn evaluate<T: Float, S: BatchSource<T> + ?Sized>(
+    module: &mut dyn Module<T>,
+    c: &mut Compiled<T>,
     x: &S,
     y: &Tensor<T>,
-    batch_size: usize,
+    opts: EvaluateOptions,
 ) -> Result<Logs, NnError> {
-    if batch_size == 0 {
+    if opts.batch_size == 0 {
         return Err(NnError::config("batch_size must be positive"));
     }
     let x: &dyn BatchSource<T> = &x;
-    check_data(module, c.loss, x, y)?;
-    let metrics = resolve_all(&c.metrics, c.loss, out_features(module, x));
-    Ok(evaluate_impl(module, c.loss, &metrics, &Part::all(x, y), batch_size, ""))
+    c.prepare_metrics("evaluate")?;
+    check_data(&*module, &*c.loss, x, y)?;
+    if opts.check_finite {
+        check_finite("evaluate", "", x, y)?;
+    }
+    module.set_training(false);
+    evaluate_impl(&*module, &*c.loss, &mut c.metrics, &Part::all(x, y), opts.batch_size, "")
 }
 
 /// The outputs of `module` for inputs `x` (a [`Tensor`] `[n, ...]` or any [`BatchSource`]),
-/// in inference mode, batch by batch.
+/// in evaluation mode, batch by batch.
 ///
 /// # Errors
 /// [`NnError::ShapeMismatch`] if `x` does not have the model's input width.
-pub fn predict<T: Float, M: Module<T> + ?Sized, S: BatchSource<T> + ?Sized>(
-    module: &M,
+pub fn predict<T: Float, S: BatchSource<T> + ?Sized>(
+    module: &mut dyn Module<T>,
     x: &S,
     batch_size: usize,
 ) -> Result<Tensor<T>, NnError> {
@@ -602,7 +603,8 @@ pub fn predict<T: Float, M: Module<T> + ?Sized, S: BatchSource<T> + ?Sized>(
         e => e,
     })?;
     let x: &dyn BatchSource<T> = &x;
-    check_features(module, x)?;
+    check_features(&*module, x)?;
+    module.set_training(false);
     let _g = autograd::no_grad_guard();
     let n = x.len();
     let mut outs = Vec::with_capacity(num_batches(n, batch_size));
@@ -610,11 +612,11 @@ pub fn predict<T: Float, M: Module<T> + ?Sized, S: BatchSource<T> + ?Sized>(
     while start < n {
         let len = batch_size.min(n - start);
         let xb = x.gather_range(start..start + len);
-        outs.push(module.forward(&Var::constant(xb), &mut Ctx::eval()).into_value());
+        outs.push(module.forward(&Var::constant(xb), &mut Ctx::no_grad()).into_value());
         start += len;
     }
     match outs.len() {
-        0 => Ok(module.forward(&Var::constant(x.gather_range(0..0)), &mut Ctx::eval()).into_value()),
+        0 => Ok(module.forward(&Var::constant(x.gather_range(0..0)), &mut Ctx::no_grad()).into_value()),
         1 => Ok(outs.pop().expect("one")),
         _ => Ok(Tensor::try_concat(&outs.iter().collect::<Vec<_>>(), 0)?),
     }

@@ -15,7 +15,8 @@
 
 use autograd::Tensor;
 use nn::io::{checkpoint_from_bytes, load_checkpoint, save_checkpoint, Checkpoint};
-use nn::{Activation, Adam, Dense, FitOptions, Loss, Module, NnError, Sequential, StateDict};
+use nn::losses::SparseCategoricalCrossentropy;
+use nn::{Activation, Adam, Dense, FitOptions, Model, NnError, Sequential, StateDict};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::fs;
@@ -36,13 +37,15 @@ const SEED: u64 = 17;
 /// 16 -> 128 -> 128 -> 4 with Adam: about 19k parameters, so a checkpoint (weights and two
 /// Adam moments) is about 230 KB and its write (two fsyncs included) takes long enough for
 /// many kills to land in the middle of it.
-fn model() -> Sequential {
+fn model() -> Model<Sequential> {
     nn::manual_seed(SEED);
-    let mut m = Sequential::new()
-        .add(Dense::new(16, 128).activation(Activation::Relu))
-        .add(Dense::new(128, 128).activation(Activation::Relu))
-        .add(Dense::new(128, 4));
-    m.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[]);
+    let mut m = Model::new(
+        Sequential::new()
+            .add(Dense::new(16, 128).activation(Activation::Relu))
+            .add(Dense::new(128, 128).activation(Activation::Relu))
+            .add(Dense::new(128, 4)),
+    );
+    m.compile(Adam::new(1e-3), SparseCategoricalCrossentropy::new(), []);
     m
 }
 
@@ -54,7 +57,7 @@ fn data() -> (Tensor<f32>, Tensor<f32>) {
 }
 
 /// Trains epoch `epoch` (0-based) only, as the child does between two saves.
-fn train_epoch(m: &mut Sequential, epoch: usize) {
+fn train_epoch(m: &mut Model<Sequential>, epoch: usize) {
     let (x, y) = data();
     let opts = FitOptions {
         epochs: epoch + 1,
@@ -76,7 +79,7 @@ fn bits(sd: &StateDict<f32>) -> Bits {
 
 /// The states of an uninterrupted run after 0, 1, 2, ... epochs, computed on demand.
 struct Reference {
-    model: Sequential,
+    model: Model<Sequential>,
     /// (model, optimizer) after 0, 1, 2, ... epochs.
     states: Vec<(Bits, Bits)>,
 }

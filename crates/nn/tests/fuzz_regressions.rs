@@ -1,7 +1,7 @@
 //! Inputs found by the fuzz targets in `fuzz/` (see `docs/reliability.md`), each kept as a
 //! regression test: the bytes inline, and what the reader must do with them now.
 
-use nn::datasets::{parse_idx, DataError, IdxArray};
+use nn::data::datasets::{parse_idx, DataError, IdxArray};
 
 /// `idx`, run 1: a header `0 x 0x6e031213 x 0x11111600 x 0x6e031c17` with no payload. The
 /// product of all the dims is 0, so the file passed as an empty array, but the size of one

@@ -1,10 +1,9 @@
 //! Layers, modules, initialisers, regularisers, dropout and state dicts.
 
 use autograd::{gradcheck, GradcheckOptions, Tensor, Var};
-use indexmap::IndexMap;
 use nn::{
-    manual_seed, Activation, Ctx, Dense, Dropout, Flatten, Gelu, Init, LeakyRelu, Module, NnError, Param, Regularizer,
-    Relu, Sequential, Sigmoid, Softmax, StateDict, Tanh,
+    manual_seed, Activation, Ctx, Dense, Dropout, Flatten, Forward, Gelu, Init, LeakyRelu, Module, NnError, Param,
+    Regularizer, Relu, Sequential, Sigmoid, Softmax, StateDict, Tanh,
 };
 use rand::{rngs::StdRng, SeedableRng};
 
@@ -18,7 +17,7 @@ fn dense_forward_is_affine_then_activation() {
     let b = t(&[0.5, -100.0], &[2]);
     let d = Dense::from_weights(k, Some(b)).unwrap().activation(Activation::Relu);
     let x = Var::constant(t(&[1.0, 0.0, -1.0, 2.0, 1.0, 0.0], &[2, 3]));
-    let y = d.forward(&x, &mut Ctx::eval());
+    let y = d.forward(&x, &mut Ctx::no_grad());
     // [1,0,-1]·W = [1-5, 2-6] = [-4,-4] + b = [-3.5, -104] -> relu [0, 0]
     // [2,1,0]·W = [2+3, 4+4] = [5, 8] + b = [5.5, -92] -> [5.5, 0]
     assert_eq!(y.value().to_vec(), vec![0.0, 0.0, 5.5, 0.0]);
@@ -47,9 +46,9 @@ fn dense_gradcheck_with_regularizer() {
         .unwrap()
         .activation(Activation::Tanh)
         .kernel_regularizer(Regularizer::L1L2 { l1: 0.01, l2: 0.1 });
-    let mut ctx = Ctx::train(0);
+    let mut ctx = Ctx::new(0);
     let y = d.forward(&Var::constant(x.clone()), &mut ctx).sum() + d.regularization(&mut ctx).unwrap();
-    let grads = ctx.backward(y, &d);
+    let grads = ctx.backward(y, &d).unwrap();
     let tape = autograd::Tape::new();
     let (wv, bv) = (tape.var(w.clone()), tape.var(b.clone()));
     let y2 = (Var::constant(x).matmul(&wv) + &bv).tanh().sum() + Regularizer::L1L2 { l1: 0.01, l2: 0.1 }.penalty(&wv);
@@ -82,7 +81,7 @@ fn regularizer_values() {
                 .unwrap()
                 .bias_regularizer(Regularizer::L2(0.5)),
         );
-    let r = m.regularization(&mut Ctx::eval()).unwrap().item();
+    let r = m.regularization(&mut Ctx::no_grad()).unwrap().item();
     assert!((r - (5.0 + 1.0 + 2.0)).abs() < 1e-15, "{r}");
 }
 
@@ -94,43 +93,79 @@ fn sequential_names_and_state_dict_layout() {
         .add(Relu)
         .add(Dense::new(3, 2))
         .add(Dropout::new(0.5));
-    let names: Vec<String> = m.parameters().keys().cloned().collect();
-    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+    // PyTorch's indices: the Dense with ReLU is Linear (0) and ReLU (1), then ReLU (2),
+    // Linear (3), Dropout (4).
+    let names: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["0.weight", "0.bias", "3.weight", "3.bias"]);
     assert_eq!(m.num_parameters(), 4 * 3 + 3 + 3 * 2 + 2);
     let sd = m.state_dict();
     // PyTorch layout: weight [out, in].
     assert_eq!(sd["0.weight"].shape(), &[3, 4]);
-    assert_eq!(sd["2.weight"].shape(), &[2, 3]);
-    assert_eq!(sd["2.bias"].shape(), &[2]);
-    let kernel = m.parameters()["0.weight"].value().clone();
+    assert_eq!(sd["3.weight"].shape(), &[2, 3]);
+    assert_eq!(sd["3.bias"].shape(), &[2]);
+    let kernel = m.parameters()[0].value().clone();
     assert_eq!(kernel.shape(), &[4, 3]);
     assert_eq!(sd["0.weight"].get(&[2, 1]), kernel.get(&[1, 2]));
 
-    // Round trip into a fresh model.
+    // Round trip into a fresh model with the same PyTorch structure.
     manual_seed(2);
-    let mut fresh = Sequential::<f32>::new().add(Dense::new(4, 3)).add(Relu).add(Dense::new(3, 2));
+    let mut fresh = Sequential::<f32>::new().add(Dense::new(4, 3)).add(Relu).add(Relu).add(Dense::new(3, 2));
     assert_ne!(fresh.state_dict(), sd);
     fresh.load_state_dict(&sd).unwrap();
     assert_eq!(fresh.state_dict(), sd);
-    assert_eq!(fresh.parameters()["0.weight"].value().to_vec(), kernel.to_vec());
+    assert_eq!(fresh.parameters()[0].value().to_vec(), kernel.to_vec());
 
-    // Errors name the tensor, and leave the model unchanged.
+    // Errors name every bad tensor, and leave the model unchanged.
     let before = m.state_dict();
-    let mut missing = sd.clone();
-    missing.shift_remove("2.bias");
-    assert!(matches!(m.load_state_dict(&missing), Err(NnError::MissingTensor { name }) if name == "2.bias"));
-    let mut extra = sd.clone();
-    extra.insert("3.weight".into(), Tensor::zeros([1]));
-    assert!(matches!(m.load_state_dict(&extra), Err(NnError::UnexpectedTensor { name }) if name == "3.weight"));
-    let mut wrong = sd.clone();
-    wrong.insert("0.weight".into(), Tensor::zeros([4, 3]));
-    let e = m.load_state_dict(&wrong).unwrap_err();
-    assert!(
-        matches!(&e, NnError::ShapeMismatch { name, expected, found } if name == "0.weight" && expected == &[3, 4] && found == &[4, 3]),
-        "{e}"
-    );
+    let mut bad = sd.clone();
+    bad.shift_remove("3.bias");
+    bad.insert("5.weight".into(), Tensor::zeros([1]));
+    bad.insert("0.weight".into(), Tensor::zeros([4, 3]));
+    let e = m.load_state_dict(&bad).unwrap_err();
+    match &e {
+        NnError::StateDictMismatch { missing, unexpected, wrong_shape } => {
+            assert_eq!(missing, &[("3.bias".to_string(), vec![2])]);
+            assert_eq!(unexpected, &[("5.weight".to_string(), vec![1])]);
+            assert_eq!(wrong_shape, &[("0.weight".to_string(), vec![3, 4], vec![4, 3])]);
+        }
+        e => panic!("{e}"),
+    }
+    assert!(e.to_string().contains("missing `3.bias`"), "{e}");
     assert_eq!(m.state_dict(), before);
     let _ = &mut m;
+}
+
+/// The README's MNIST model is named as `torch.nn.Sequential(Linear, ReLU, Linear, ReLU,
+/// Linear)`; a file written with one index per layer (`0.*`, `1.*`, `2.*`) still loads.
+#[test]
+fn sequential_uses_pytorch_indices_and_loads_old_names() {
+    manual_seed(4);
+    let build = || {
+        Sequential::<f32>::new()
+            .add(Dense::new(6, 5).activation(Activation::Relu))
+            .add(Dense::new(5, 4).activation(Activation::Relu))
+            .add(Dense::new(4, 3).activation(Activation::Softmax))
+    };
+    let model = build();
+    let sd = model.state_dict();
+    assert_eq!(sd.keys().collect::<Vec<_>>(), ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]);
+    // The same tensors under the names written before (one index per Dense).
+    let old: StateDict<f32> = sd
+        .iter()
+        .map(|(k, t)| {
+            let (i, rest) = k.split_once('.').unwrap();
+            (format!("{}.{rest}", i.parse::<usize>().unwrap() / 2), t.clone())
+        })
+        .collect();
+    assert_eq!(old.keys().collect::<Vec<_>>(), ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias"]);
+    let mut fresh = build();
+    assert_ne!(fresh.state_dict(), sd);
+    fresh.load_state_dict(&old).unwrap();
+    assert_eq!(fresh.state_dict(), sd);
+    // Old names only count when they match completely.
+    let mut partial = old.clone();
+    partial.shift_remove("1.bias");
+    assert!(matches!(fresh.load_state_dict(&partial), Err(NnError::StateDictMismatch { .. })));
 }
 
 #[test]
@@ -212,10 +247,13 @@ fn initialisers_statistics_and_seeding() {
 #[test]
 fn dropout_scaling_and_eval_identity() {
     let x = Var::constant(Tensor::<f64>::ones([200, 50]));
-    let d = Dropout::new(0.3);
-    let y = d.forward(&x, &mut Ctx::eval());
+    let mut d = Dropout::new(0.3);
+    assert_eq!(Module::<f64>::is_training(&d), Some(true), "a new module is in training mode, as in PyTorch");
+    Module::<f64>::eval(&mut d);
+    let y = d.forward(&x, &mut Ctx::new(7));
     assert!(y.value().shares_buffer(x.value()), "eval mode is the identity (no copy)");
-    let y = d.forward(&x, &mut Ctx::train(7));
+    Module::<f64>::train(&mut d);
+    let y = d.forward(&x, &mut Ctx::new(7));
     let vals = y.value().data();
     let keep = 1.0 / 0.7;
     assert!(vals.iter().all(|&v| v == 0.0 || (v - keep).abs() < 1e-12), "survivors scaled by 1/(1-p)");
@@ -224,24 +262,24 @@ fn dropout_scaling_and_eval_identity() {
     let mean = vals.iter().sum::<f64>() / vals.len() as f64;
     assert!((mean - 1.0).abs() < 0.03, "expectation preserved: {mean}");
     // Same seed, same mask; another seed, another mask.
-    let y2 = d.forward(&x, &mut Ctx::train(7));
-    let y3 = d.forward(&x, &mut Ctx::train(8));
+    let y2 = d.forward(&x, &mut Ctx::new(7));
+    let y3 = d.forward(&x, &mut Ctx::new(8));
     assert_eq!(y.value().to_vec(), y2.value().to_vec());
     assert_ne!(y.value().to_vec(), y3.value().to_vec());
     // Gradient flows through the kept elements, scaled.
     let tape = autograd::Tape::new();
     let xv = tape.var(Tensor::<f64>::ones([10, 10]));
-    let mut ctx = Ctx::with_tape(tape, true, 3);
+    let mut ctx = Ctx::with_tape(tape, 3);
     let out = Dropout::new(0.5).forward(&xv, &mut ctx);
     let g = out.sum().backward().wrt(&xv);
     assert_eq!(g.to_vec(), out.value().to_vec());
-    assert_eq!(Dropout::new(0.0).forward(&x, &mut Ctx::train(1)).value().to_vec(), x.value().to_vec());
+    assert_eq!(Dropout::new(0.0).forward(&x, &mut Ctx::new(1)).value().to_vec(), x.value().to_vec());
 }
 
 #[test]
 fn activation_layers_and_flatten() {
     let x = Var::constant(t(&[-2.0, 0.0, 1.0, 3.0], &[2, 2]));
-    let mut c = Ctx::eval();
+    let mut c = Ctx::no_grad();
     assert_eq!(Relu.forward(&x, &mut c).value().to_vec(), vec![0.0, 0.0, 1.0, 3.0]);
     assert_eq!(LeakyRelu::new(0.1).forward(&x, &mut c).value().to_vec(), vec![-0.2, 0.0, 1.0, 3.0]);
     assert_eq!(LeakyRelu::default().alpha, 0.3);
@@ -260,47 +298,28 @@ fn activation_layers_and_flatten() {
     let img = Var::constant(Tensor::<f64>::zeros([5, 2, 3, 4]));
     assert_eq!(Flatten.forward(&img, &mut c).shape(), &[5, 24]);
     assert_eq!(Flatten.forward(&x, &mut c).shape(), &[2, 2]);
-    // Softmax as a separate last layer is deferred into the loss like a Dense activation.
+    // Softmax as a separate last layer gives its logits to a loss that asks for them.
     let m = Sequential::<f64>::new().add(Dense::from_weights(Tensor::eye(2), None).unwrap()).add(Softmax);
-    let (pre, act) = m.forward_logits(&x, &mut c);
-    assert_eq!(act, Some(Activation::Softmax));
+    let Forward::Logits(pre) = m.forward_logits(&x, &mut c, Activation::Softmax) else { panic!("logits") };
     assert_eq!(pre.value().to_vec(), x.value().to_vec());
 }
 
-/// A module written by a user: a residual block `x + W2 relu(W1 x)` with weight tying
-/// option, implementing only the required methods.
+/// A module written by a user: a residual block `x + gate * W2 relu(W1 x)`, with the
+/// structure derived from its fields.
+#[derive(Module)]
 struct Residual {
     inner: Dense<f64>,
     outer: Dense<f64>,
     gate: Param<f64>,
+    /// Not part of the state.
+    #[module(skip)]
+    note: &'static str,
 }
 
 impl Module<f64> for Residual {
     fn forward(&self, x: &Var<f64>, ctx: &mut Ctx<f64>) -> Var<f64> {
         let h = self.outer.forward(&self.inner.forward(x, ctx), ctx);
         x + &(h * &ctx.bind(&self.gate))
-    }
-    fn parameters(&self) -> IndexMap<String, &Param<f64>> {
-        let mut m = IndexMap::new();
-        for (k, p) in self.inner.parameters() {
-            m.insert(format!("inner.{k}"), p);
-        }
-        for (k, p) in self.outer.parameters() {
-            m.insert(format!("outer.{k}"), p);
-        }
-        m.insert("gate".into(), &self.gate);
-        m
-    }
-    fn parameters_mut(&mut self) -> IndexMap<String, &mut Param<f64>> {
-        let mut m = IndexMap::new();
-        for (k, p) in self.inner.parameters_mut() {
-            m.insert(format!("inner.{k}"), p);
-        }
-        for (k, p) in self.outer.parameters_mut() {
-            m.insert(format!("outer.{k}"), p);
-        }
-        m.insert("gate".into(), &mut self.gate);
-        m
     }
 }
 
@@ -310,9 +329,11 @@ fn custom_module_in_a_sequential() {
         inner: Dense::new(3, 5).activation(Activation::Relu).seed(1),
         outer: Dense::new(5, 3).seed(2),
         gate: Param::new(Tensor::full([3], 0.5)),
+        note: "residual",
     };
+    assert_eq!(block.note, "residual");
     let mut model = Sequential::new().add(block).add(Dense::new(3, 1).seed(3));
-    let names: Vec<String> = model.parameters().keys().cloned().collect();
+    let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
         ["0.inner.weight", "0.inner.bias", "0.outer.weight", "0.outer.bias", "0.gate", "1.weight", "1.bias"]
@@ -322,7 +343,7 @@ fn custom_module_in_a_sequential() {
     // Gradcheck the whole model's output w.r.t. its input (parameters fixed).
     let xin = Tensor::<f64>::randn([4, 3], &mut StdRng::seed_from_u64(0));
     gradcheck(
-        |v| model.forward(&v[0], &mut Ctx::eval()).sum(),
+        |v| model.forward(&v[0], &mut Ctx::no_grad()).sum(),
         std::slice::from_ref(&xin),
         GradcheckOptions::default(),
     )
@@ -332,7 +353,7 @@ fn custom_module_in_a_sequential() {
     let y = Tensor::<f64>::zeros([4, 1]);
     let loss_of = |m: &Sequential<f64>| {
         nn::losses::mean_squared_error(
-            &m.forward(&Var::constant(xin.clone()), &mut Ctx::eval()),
+            &m.forward(&Var::constant(xin.clone()), &mut Ctx::no_grad()),
             &Var::constant(y.clone()),
         )
         .item()
@@ -340,11 +361,11 @@ fn custom_module_in_a_sequential() {
     let before = loss_of(&model);
     let mut opt = nn::Sgd::new(0.05);
     for _ in 0..5 {
-        let mut ctx = Ctx::train(0);
+        let mut ctx = Ctx::new(0);
         let out = model.forward(&Var::constant(xin.clone()), &mut ctx);
         let loss = nn::losses::mean_squared_error(&out, &Var::constant(y.clone()));
         drop(out);
-        let grads = ctx.backward(loss, &model);
+        let grads = ctx.backward(loss, &model).unwrap();
         assert_eq!(grads.len(), 7);
         opt.step(&mut model.param_tensors_mut(), &grads);
     }
@@ -358,28 +379,28 @@ fn parameters_update_in_place_without_copy() {
     let mut m = Sequential::<f32>::new()
         .add(Dense::new(8, 4).seed(0).activation(Activation::Tanh))
         .add(Dense::new(4, 2).seed(1));
-    let ptrs: Vec<*const f32> = m.parameters().values().map(|p| p.value().data().as_ptr()).collect();
+    let ptrs: Vec<*const f32> = m.parameters().iter().map(|p| p.value().data().as_ptr()).collect();
     // (A deep copy: an exported state dict would share the bias buffers.)
-    let before: Vec<Vec<f32>> = m.parameters().values().map(|p| p.value().to_vec()).collect();
+    let before: Vec<Vec<f32>> = m.parameters().iter().map(|p| p.value().to_vec()).collect();
     let x = Tensor::<f32>::ones([3, 8]);
     let mut opt = nn::Adam::default();
     use nn::Optimizer;
-    let mut ctx = Ctx::train(0);
+    let mut ctx = Ctx::new(0);
     let out = m.forward(&Var::constant(x), &mut ctx);
     let loss = out.square().mean();
     drop(out);
-    let grads = ctx.backward(loss, &m);
+    let grads = ctx.backward(loss, &m).unwrap();
     opt.step(&mut m.param_tensors_mut(), &grads);
-    let after: Vec<*const f32> = m.parameters().values().map(|p| p.value().data().as_ptr()).collect();
+    let after: Vec<*const f32> = m.parameters().iter().map(|p| p.value().data().as_ptr()).collect();
     assert_eq!(ptrs, after, "a parameter buffer was copied");
-    let now: Vec<Vec<f32>> = m.parameters().values().map(|p| p.value().to_vec()).collect();
+    let now: Vec<Vec<f32>> = m.parameters().iter().map(|p| p.value().to_vec()).collect();
     assert!(now.iter().zip(&before).all(|(a, b)| a != b), "every parameter changed");
 }
 
 #[test]
 fn tied_parameter_binds_once() {
     let p = Param::new(Tensor::<f64>::full([1], 3.0));
-    let mut ctx = Ctx::train(0);
+    let mut ctx = Ctx::new(0);
     let a = ctx.bind(&p);
     let b = ctx.bind(&p);
     assert_eq!(a.id(), b.id());

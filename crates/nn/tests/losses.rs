@@ -2,7 +2,7 @@
 
 use autograd::{gradcheck, GradcheckOptions, Tape, Tensor, Var};
 use nn::losses::*;
-use nn::{Activation, Loss};
+use nn::{Activation, Dense, Forward, Loss, Module, Sequential};
 use rand::{rngs::StdRng, SeedableRng};
 
 fn rng() -> StdRng {
@@ -58,11 +58,11 @@ fn gradcheck_categorical_crossentropy() {
         |v| sparse_categorical_crossentropy_from_logits(&v[0], &labels),
         std::slice::from_ref(&logits),
     );
-    // Through the enum, fused with a deferred softmax.
+    // Through the trait, from the logits of a softmax head.
     let y = t(&[0.0, 4.0, 2.0, 2.0], &[4]);
     check(
-        "Loss::SparseCategoricalCrossentropy fused",
-        |v| Loss::SparseCategoricalCrossentropy.compute_deferred(&v[0], Some(Activation::Softmax), &y).unwrap(),
+        "SparseCategoricalCrossentropy from logits",
+        |v| SparseCategoricalCrossentropy::new().compute_from_logits(&v[0], &y).unwrap(),
         &[logits],
     );
 }
@@ -99,16 +99,21 @@ fn fused_equals_unfused_and_is_stable() {
     let labels = [0usize, 1, 2, 3, 1, 0];
     let onehot: Tensor<f64> = nn::data::one_hot(&labels, 4).unwrap();
     let z = Var::constant(logits.clone());
-    let fused = Loss::CategoricalCrossentropy.compute_deferred(&z, Some(Activation::Softmax), &onehot).unwrap().item();
-    let plain = Loss::CategoricalCrossentropy.compute(&z.softmax(-1), &onehot).unwrap().item();
+    let cce = CategoricalCrossentropy::new();
+    assert_eq!(Loss::<f64>::logits_of(&cce), Some(Activation::Softmax));
+    let fused = cce.compute_from_logits(&z, &onehot).unwrap().item();
+    let plain = cce.compute(&z.softmax(-1), &onehot).unwrap().item();
     assert!((fused - plain).abs() < 1e-12, "{fused} vs {plain}");
+    // The from_logits form takes the logits as its outputs and asks for nothing more.
+    let from_logits = CategoricalCrossentropy::from_logits();
+    assert_eq!(Loss::<f64>::logits_of(&from_logits), None);
+    assert!((from_logits.compute(&z, &onehot).unwrap().item() - plain).abs() < 1e-12);
     let y = Tensor::from_vec(labels.iter().map(|&l| l as f64).collect(), [6]).unwrap();
-    let sparse =
-        Loss::SparseCategoricalCrossentropy.compute_deferred(&z, Some(Activation::Softmax), &y).unwrap().item();
+    let sparse = SparseCategoricalCrossentropy::new().compute_from_logits(&z, &y).unwrap().item();
     assert!((sparse - plain).abs() < 1e-12);
     let bin_t = Tensor::<f64>::rand_uniform([6, 4], 0.0, 1.0, &mut r).gt(&Tensor::full([6, 4], 0.5));
-    let bf = Loss::BinaryCrossentropy.compute_deferred(&z, Some(Activation::Sigmoid), &bin_t).unwrap().item();
-    let bp = Loss::BinaryCrossentropy.compute(&z.sigmoid(), &bin_t).unwrap().item();
+    let bf = BinaryCrossentropy::new().compute_from_logits(&z, &bin_t).unwrap().item();
+    let bp = BinaryCrossentropy::new().compute(&z.sigmoid(), &bin_t).unwrap().item();
     assert!((bf - bp).abs() < 1e-9, "{bf} vs {bp}");
 
     // Huge logits: the fused path has an exact, finite loss and gradient; the clipped
@@ -116,12 +121,12 @@ fn fused_equals_unfused_and_is_stable() {
     let tape = Tape::new();
     let big = tape.var(t(&[1000.0, -1000.0, 0.0], &[1, 3]));
     let y = t(&[0.0, 1.0, 0.0], &[1, 3]);
-    let l = Loss::CategoricalCrossentropy.compute_deferred(&big, Some(Activation::Softmax), &y).unwrap();
+    let l = cce.compute_from_logits(&big, &y).unwrap();
     assert!((l.item() - 2000.0).abs() < 1e-9, "{}", l.item());
     let g = l.backward().wrt(&big);
     assert!(g.all_finite());
     assert!((g.data()[1] + 1.0).abs() < 1e-12);
-    let clipped = Loss::CategoricalCrossentropy.compute(&Var::constant(t(&[1.0, 0.0, 0.0], &[1, 3])), &y).unwrap();
+    let clipped = cce.compute(&Var::constant(t(&[1.0, 0.0, 0.0], &[1, 3])), &y).unwrap();
     assert!((clipped.item() + (1e-7f64).ln()).abs() < 1e-6);
 }
 
@@ -129,14 +134,46 @@ fn fused_equals_unfused_and_is_stable() {
 fn target_checks() {
     let z = Var::constant(Tensor::<f64>::zeros([3, 2]));
     let bad = Tensor::<f64>::from_vec(vec![0.0, 2.0, 1.0], [3]).unwrap();
-    let e = Loss::SparseCategoricalCrossentropy.compute(&z, &bad).unwrap_err();
-    assert!(e.to_string().contains("label 2 at position 1"), "{e}");
+    let e = SparseCategoricalCrossentropy::new().compute(&z, &bad).unwrap_err();
+    assert!(e.to_string().contains("sparse_categorical_crossentropy: label 2 at position 1"), "{e}");
     let frac = Tensor::<f64>::from_vec(vec![0.0, 0.5, 1.0], [3]).unwrap();
-    assert!(Loss::SparseCategoricalCrossentropy.compute(&z, &frac).is_err());
+    assert!(SparseCategoricalCrossentropy::new().compute(&z, &frac).is_err());
     let wrong = Tensor::<f64>::zeros([3, 3]);
-    assert!(matches!(Loss::MeanSquaredError.compute(&z, &wrong), Err(nn::NnError::ShapeMismatch { .. })));
+    assert!(matches!(MeanSquaredError.compute(&z, &wrong), Err(nn::NnError::ShapeMismatch { .. })));
     // [n] targets for [n, 1] outputs are accepted, as in Keras.
     let z1 = Var::constant(Tensor::<f64>::ones([3, 1]));
-    let l = Loss::MeanSquaredError.compute(&z1, &Tensor::zeros([3])).unwrap();
+    let l = MeanSquaredError.compute(&z1, &Tensor::zeros([3])).unwrap();
     assert_eq!(l.item(), 1.0);
+}
+
+/// A closure is a loss; `LossFn` names one; a struct of your own implements the trait.
+#[test]
+fn user_losses() {
+    let p = Var::constant(t(&[1.0, 2.0], &[2, 1]));
+    let y = t(&[0.0, 0.0], &[2]);
+    let closure = |p: &Var<f64>, t: &Var<f64>| (p - t).abs().sum();
+    assert_eq!(closure.compute(&p, &y).unwrap().item(), 3.0);
+    let named = LossFn::new("total_abs", closure);
+    assert_eq!(Loss::<f64>::name(&named), "total_abs");
+    // The target shape is checked and named.
+    let e = named.compute(&p, &t(&[0.0, 0.0, 0.0], &[3])).unwrap_err();
+    assert!(e.to_string().contains("total_abs"), "{e}");
+}
+
+/// The fusion is decided by the loss and the model: a softmax head gives up its logits only
+/// when asked for softmax, and a model ending in something else gives its output.
+#[test]
+fn models_give_logits_only_for_the_head_the_loss_names() {
+    let seq = Sequential::<f64>::new()
+        .add(Dense::new(3, 4).activation(Activation::Relu))
+        .add(Dense::new(4, 2).activation(Activation::Softmax));
+    let x = Var::constant(Tensor::<f64>::ones([1, 3]));
+    let out = seq.forward(&x, &mut nn::Ctx::no_grad());
+    match seq.forward_logits(&x, &mut nn::Ctx::no_grad(), Activation::Softmax) {
+        Forward::Logits(z) => assert!(z.value().softmax(-1).allclose(out.value(), 1e-12, 1e-12)),
+        Forward::Output(_) => panic!("a softmax head gives its logits"),
+    }
+    assert!(matches!(seq.forward_logits(&x, &mut nn::Ctx::no_grad(), Activation::Sigmoid), Forward::Output(_)));
+    let seq2 = Sequential::<f64>::new().add(Dense::new(3, 2)).add(nn::Softmax);
+    assert!(matches!(seq2.forward_logits(&x, &mut nn::Ctx::no_grad(), Activation::Softmax), Forward::Logits(_)));
 }

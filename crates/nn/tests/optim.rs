@@ -3,10 +3,16 @@
 use autograd::Tensor;
 use nn::callbacks::ReduceLrOnPlateau;
 use nn::optim::{clip_grad_norm, clip_grad_value};
-use nn::{Adagrad, Adam, AdamW, Clip, Optimizer, RmsProp, Schedule, Sgd};
+use nn::{Adagrad, Adam, AdamW, Clip, Convention, Optimizer, RmsProp, Schedule, Sgd};
 
 const P0: [f64; 3] = [1.0, -2.0, 0.5];
 const GRADS: [[f64; 3]; 3] = [[0.5, -1.0, 0.25], [0.1, 0.3, -2.0], [-0.2, 0.4, 0.0]];
+
+// Parameters after the third step, computed by torch 2.15 in float64 from P0 and the gradients
+// of each test (crates/nn/tests/optim_reference.py prints them).
+const TORCH_SGD_DAMPENING: [f64; 3] = [0.8422675762499999, -1.7509126524999998, 0.6862815381249999];
+const TORCH_ADAM_AMSGRAD: [f64; 3] = [0.9780815059484705, -1.9782129096729322, 0.4775683693721127];
+const TORCH_ADAGRAD_LR_DECAY: [f64; 3] = [0.8768945185420614, -1.8969368442295163, 0.4632029527410966];
 
 /// Runs `opt` for three steps on P0 with GRADS and returns the parameters after each step.
 fn run(opt: &mut dyn Optimizer<f64>) -> Vec<Vec<f64>> {
@@ -60,13 +66,135 @@ fn sgd_plain_momentum_nesterov_weight_decay() {
     // Step 2 of element 0 by hand: buf = 0.9*0.5 + 0.1 = 0.55; p = 0.95 - 0.055 = 0.895
     assert!((got[1][0] - 0.895).abs() < 1e-15);
 
-    let got = run(&mut Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(0.01));
+    // PyTorch's weight decay is L2 in the gradient.
+    let got = run(&mut Sgd::pytorch().lr(0.1).momentum(0.9).nesterov(true).weight_decay(0.01));
     let want = reference(|_, p, g, s| {
         let g = g + 0.01 * p;
         s[0] = 0.9 * s[0] + g;
         p - 0.1 * (g + 0.9 * s[0])
     });
-    assert_close(&got, &want, "sgd nesterov wd");
+    assert_close(&got, &want, "sgd nesterov wd (pytorch)");
+    // Keras 3's is decoupled: p -= lr * wd * p before the update.
+    let got = run(&mut Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(0.01));
+    let want = reference(|_, p, g, s| {
+        let p = p - 0.1 * 0.01 * p;
+        s[0] = 0.9 * s[0] + g;
+        p - 0.1 * (g + 0.9 * s[0])
+    });
+    assert_close(&got, &want, "sgd nesterov wd (keras)");
+}
+
+/// torch.optim.SGD's documented algorithm with dampening τ:
+/// `b_1 = g_1`; `b_t = μ b_{t-1} + (1 − τ) g_t`; `θ_t = θ_{t-1} − γ b_t`.
+#[test]
+fn sgd_dampening_as_pytorch_documents() {
+    let got = run(&mut Sgd::pytorch().lr(0.1).momentum(0.9).dampening(0.3).weight_decay(0.05));
+    let want = reference(|t, p, g, s| {
+        let g = g + 0.05 * p;
+        s[0] = if t == 1 { g } else { 0.9 * s[0] + 0.7 * g };
+        p - 0.1 * s[0]
+    });
+    assert_close(&got, &want, "sgd dampening");
+    // Step 2, element 0, by hand: g1 = 0.5 + 0.05 = 0.55, b1 = 0.55, p1 = 1 - 0.055 = 0.945;
+    // g2 = 0.1 + 0.05 * 0.945 = 0.14725, b2 = 0.495 + 0.7 * 0.14725 = 0.598075, p2 = 0.945 - 0.0598075.
+    assert!((got[1][0] - (0.945 - 0.0598075)).abs() < 1e-15, "{}", got[1][0]);
+    // Values from torch 2 (torch.optim.SGD(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.05)).
+    assert_close(&got[2..], &[TORCH_SGD_DAMPENING.to_vec()], "sgd dampening vs torch");
+    let nesterov = std::panic::catch_unwind(|| run(&mut Sgd::new(0.1).momentum(0.9).dampening(0.1).nesterov(true)));
+    assert!(nesterov.is_err(), "Nesterov with dampening is refused, as in PyTorch");
+}
+
+/// torch.optim.Adam's documented algorithm with amsgrad: `v̂max = max(v̂max, v_t)`,
+/// `θ_t = θ_{t-1} − γ m̂_t / (√(v̂max / (1 − β₂ᵗ)) + ε)`.
+#[test]
+fn adam_amsgrad_as_pytorch_documents() {
+    let (lr, b1, b2) = (0.01, 0.9, 0.999);
+    // A gradient that shrinks makes v fall below its maximum.
+    let grads = [[0.5, -1.0, 0.25], [0.01, -0.01, 0.01], [-0.02, 0.04, 0.0]];
+    let mut opt = Adam::pytorch().lr(lr).amsgrad(true).weight_decay(0.001);
+    let mut p = Tensor::from_vec(P0.to_vec(), [3]).unwrap();
+    let mut want = P0.to_vec();
+    let (mut m, mut v, mut vmax) = ([0.0f64; 3], [0.0f64; 3], [0.0f64; 3]);
+    for (k, g) in grads.iter().enumerate() {
+        opt.step(&mut [&mut p], &[Tensor::from_vec(g.to_vec(), [3]).unwrap()]);
+        let t = k as i32 + 1;
+        for j in 0..3 {
+            let gj = g[j] + 0.001 * want[j];
+            m[j] = b1 * m[j] + (1.0 - b1) * gj;
+            v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
+            vmax[j] = vmax[j].max(v[j]);
+            let mhat = m[j] / (1.0 - b1.powi(t));
+            want[j] -= lr * mhat / ((vmax[j] / (1.0 - b2.powi(t))).sqrt() + 1e-8);
+        }
+        assert_close(&[p.to_vec()], &[want.clone()], &format!("amsgrad step {t}"));
+    }
+    assert!(vmax.iter().zip(&v).any(|(a, b)| a > b), "the maximum mattered");
+    assert_close(&[p.to_vec()], &[TORCH_ADAM_AMSGRAD.to_vec()], "amsgrad vs torch");
+    // The state has PyTorch's slot name and round-trips.
+    let sd = opt.state_dict();
+    assert!(sd.contains_key("state.0.max_exp_avg_sq"));
+    let mut again = Adam::<f64>::pytorch().lr(lr).amsgrad(true).weight_decay(0.001);
+    again.load_state_dict(&sd).unwrap();
+    // AdamW's amsgrad keeps its decay decoupled.
+    let mut w = AdamW::<f64>::pytorch().amsgrad(true);
+    let mut q = Tensor::from_vec(P0.to_vec(), [3]).unwrap();
+    w.step(&mut [&mut q], &[Tensor::from_vec(grads[0].to_vec(), [3]).unwrap()]);
+    assert!((q.data()[0] - (1.0 * (1.0 - 1e-3 * 0.01) - 1e-3)).abs() < 1e-9, "{}", q.data()[0]);
+}
+
+/// torch.optim.Adagrad's documented algorithm: `γ̃ = γ / (1 + (t − 1) η)`,
+/// `θ_t = θ_{t-1} − γ̃ g / (√state_sum + ε)`.
+#[test]
+fn adagrad_lr_decay_as_pytorch_documents() {
+    let got = run(&mut Adagrad::pytorch().lr(0.1).lr_decay(0.5).weight_decay(0.2));
+    let want = reference(|t, p, g, s| {
+        let g = g + 0.2 * p;
+        let clr = 0.1 / (1.0 + (t - 1) as f64 * 0.5);
+        s[0] += g * g;
+        p - clr * g / (s[0].sqrt() + 1e-10)
+    });
+    assert_close(&got, &want, "adagrad lr_decay");
+    assert_close(&got[2..], &[TORCH_ADAGRAD_LR_DECAY.to_vec()], "adagrad lr_decay vs torch");
+}
+
+/// Keras 3 applies weight decay to every optimizer the same way: `p -= lr·wd·p` before the
+/// update (BaseOptimizer._apply_weight_decay). PyTorch adds `wd·p` to the gradient.
+#[test]
+fn weight_decay_is_decoupled_in_the_keras_convention() {
+    let wd = 0.1;
+    let decoupled = |lr: f64, update: fn(f64, f64, &mut [f64; 4], i32) -> f64| {
+        reference(move |t, p, g, s| update(p - lr * wd * p, g, s, t))
+    };
+    let got = run(&mut RmsProp::new(0.01).weight_decay(wd));
+    let want = decoupled(0.01, |p, g, s, _| {
+        s[0] = 0.9 * s[0] + 0.1 * g * g;
+        p - 0.01 * g / (s[0] + 1e-7).sqrt()
+    });
+    assert_close(&got, &want, "rmsprop keras wd");
+    let got = run(&mut Adagrad::new(0.1).weight_decay(wd));
+    let want = decoupled(0.1, |p, g, s, t| {
+        if t == 1 {
+            s[0] = 0.1;
+        }
+        s[0] += g * g;
+        p - 0.1 * g / (s[0] + 1e-7).sqrt()
+    });
+    assert_close(&got, &want, "adagrad keras wd");
+    let got = run(&mut Adam::new(0.01).weight_decay(wd));
+    let want = decoupled(0.01, |p, g, s, t| {
+        s[0] = 0.9 * s[0] + 0.1 * g;
+        s[1] = 0.999 * s[1] + 0.001 * g * g;
+        p - 0.01 * (1.0 - 0.999f64.powi(t)).sqrt() / (1.0 - 0.9f64.powi(t)) * s[0] / (s[1].sqrt() + 1e-7)
+    });
+    assert_close(&got, &want, "adam keras wd");
+    // The same options in the PyTorch convention put the decay in the gradient.
+    let got = run(&mut RmsProp::new(0.01).convention(Convention::PyTorch).weight_decay(wd));
+    let want = reference(|_, p, g, s| {
+        let g = g + wd * p;
+        s[0] = 0.9 * s[0] + 0.1 * g * g;
+        p - 0.01 * g / (s[0].sqrt() + 1e-7)
+    });
+    assert_close(&got, &want, "rmsprop pytorch wd");
 }
 
 #[test]

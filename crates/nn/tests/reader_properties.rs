@@ -17,7 +17,7 @@
 //! so the file runs in well under a second with `--release`.
 
 use autograd::Tensor;
-use nn::datasets::{decode_bytes, parse_csv, parse_idx, Separator, MAX_DECOMPRESSED_BYTES};
+use nn::data::datasets::{decode_bytes, parse_csv, parse_idx, Separator, MAX_DECOMPRESSED_BYTES};
 use nn::io::{
     checkpoint_from_bytes, checkpoint_to_bytes, from_safetensors_bytes, load_checkpoint, save_checkpoint,
     to_safetensors_bytes, Checkpoint,

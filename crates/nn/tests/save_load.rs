@@ -1,16 +1,20 @@
 //! Saving and loading whole models through files.
 
 use autograd::Tensor;
-use nn::{Activation, Adam, Dense, FitOptions, Loss, Metric, Module, Sequential};
+use nn::losses::SparseCategoricalCrossentropy;
+use nn::metrics::Accuracy;
+use nn::{Activation, Adam, Dense, FitOptions, Model, Module, Sequential, StateDict};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-fn model(seed: u64) -> Sequential {
+fn model(seed: u64) -> Model<Sequential> {
     nn::manual_seed(seed);
-    let mut m = Sequential::new()
-        .add(Dense::new(4, 8).activation(Activation::Relu))
-        .add(Dense::new(8, 3).activation(Activation::Softmax));
-    m.compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut m = Model::new(
+        Sequential::new()
+            .add(Dense::new(4, 8).activation(Activation::Relu))
+            .add(Dense::new(8, 3).activation(Activation::Softmax)),
+    );
+    m.compile(Adam::default(), SparseCategoricalCrossentropy::new(), nn::metrics![Accuracy::new()]);
     m
 }
 
@@ -38,10 +42,28 @@ fn save_then_load_weights_gives_the_same_predictions() {
     assert_ne!(a.predict(&x).unwrap(), b.predict(&x).unwrap());
     b.load_weights(&path).unwrap();
     assert_eq!(a.predict(&x).unwrap(), b.predict(&x).unwrap());
-    // PyTorch layout: Linear weight is [out, in]
+    // PyTorch names and layout: Sequential(Linear(4, 8), ReLU(), Linear(8, 3), Softmax()),
+    // a Linear weight is [out, in].
     let sd = nn::io::load_safetensors::<f32>(&path).unwrap();
+    assert_eq!(sd.keys().collect::<Vec<_>>(), ["0.weight", "0.bias", "2.weight", "2.bias"]);
     assert_eq!(sd.get("0.weight").unwrap().shape(), &[8, 4]);
-    assert_eq!(sd.get("1.bias").unwrap().shape(), &[3]);
+    assert_eq!(sd.get("2.bias").unwrap().shape(), &[3]);
+}
+
+/// A file saved before `Sequential` used PyTorch's indices (one index per `Dense`, its
+/// activation included) still loads.
+#[test]
+fn a_file_with_the_old_names_still_loads() {
+    let (x, y) = data();
+    let mut a = model(1);
+    a.fit(&x, &y, FitOptions { epochs: 2, batch_size: 8, verbose: 0, ..Default::default() }).unwrap();
+    let old: StateDict<f32> = a.state_dict().into_iter().map(|(k, t)| (k.replacen("2.", "1.", 1), t)).collect();
+    assert_eq!(old.keys().collect::<Vec<_>>(), ["0.weight", "0.bias", "1.weight", "1.bias"]);
+    let path = tmp("old-names.safetensors");
+    nn::io::save_safetensors(&path, &old, &[("format", "pt")]).unwrap();
+    let mut b = model(2);
+    b.load_weights(&path).unwrap();
+    assert_eq!(a.predict(&x).unwrap(), b.predict(&x).unwrap());
 }
 
 #[test]
@@ -49,7 +71,7 @@ fn loading_into_a_different_architecture_names_the_tensor() {
     let path = tmp("arch.safetensors");
     model(1).save(&path).unwrap();
     nn::manual_seed(0);
-    let mut other = Sequential::<f32>::new().add(Dense::new(4, 5)).add(Dense::new(5, 3));
+    let mut other = Model::new(Sequential::<f32>::new().add(Dense::new(4, 5)).add(Dense::new(5, 3)));
     let before = other.state_dict();
     let err = other.load_weights(&path).unwrap_err().to_string();
     assert!(err.contains("0.weight"), "{err}");

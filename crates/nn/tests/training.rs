@@ -4,9 +4,10 @@
 use autograd::{Float, Tensor};
 use nn::callbacks::{Callback, Mode, TrainContext};
 use nn::data::one_hot;
+use nn::losses::{BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, SparseCategoricalCrossentropy};
 use nn::{
-    manual_seed, Activation, Adam, Dense, Dropout, EarlyStopping, FitOptions, LearningRateScheduler, Logs, Loss,
-    Metric, ModelCheckpoint, Module, NnError, Schedule, Sequential, Sgd,
+    manual_seed, Activation, Adam, Dense, Dropout, EarlyStopping, EvaluateOptions, FitOptions, LearningRateScheduler,
+    Logs, Model, ModelCheckpoint, Module, NnError, Schedule, Sequential, Sgd,
 };
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 use std::cell::RefCell;
@@ -33,7 +34,7 @@ fn labels_tensor(labels: &[usize]) -> Tensor<f32> {
 }
 
 fn weights<T: Float>(m: &dyn Module<T>) -> Vec<Vec<T>> {
-    m.parameters().values().map(|p| p.value().to_vec()).collect()
+    m.parameters().iter().map(|p| p.value().to_vec()).collect()
 }
 
 #[test]
@@ -42,11 +43,13 @@ fn the_issue_example_runs() {
     manual_seed(0);
     let (x_train, labels) = blobs(320, 784, 1);
     let y_train = one_hot::<f32>(&labels, 3).unwrap();
-    let mut model = Sequential::new()
-        .add(Dense::new(784, 128).activation(Activation::Relu))
-        .add(Dense::new(128, 64).activation(Activation::Relu))
-        .add(Dense::new(64, 3).activation(Activation::Softmax));
-    model.compile(Adam::default(), Loss::CategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut model = Model::new(
+        Sequential::new()
+            .add(Dense::new(784, 128).activation(Activation::Relu))
+            .add(Dense::new(128, 64).activation(Activation::Relu))
+            .add(Dense::new(64, 3).activation(Activation::Softmax)),
+    );
+    model.compile(Adam::default(), CategoricalCrossentropy::new(), nn::metrics![nn::metrics::Accuracy::new()]);
     let history = model
         .fit(&x_train, &y_train, FitOptions { epochs: 2, batch_size: 32, validation_split: 0.2, ..Default::default() })
         .unwrap();
@@ -67,13 +70,15 @@ fn fit_reduces_loss_and_metrics_match_evaluate() {
     manual_seed(1);
     let (x, labels) = blobs(200, 6, 3);
     let y = labels_tensor(&labels);
-    let mut model = Sequential::new()
-        .add(Dense::new(6, 16).activation(Activation::Tanh))
-        .add(Dense::new(16, 3).activation(Activation::Softmax));
+    let mut model = Model::new(
+        Sequential::new()
+            .add(Dense::new(6, 16).activation(Activation::Tanh))
+            .add(Dense::new(16, 3).activation(Activation::Softmax)),
+    );
     model.compile(
         Sgd::new(0.1).momentum(0.9),
-        Loss::SparseCategoricalCrossentropy,
-        &[Metric::Accuracy, Metric::MeanSquaredError],
+        SparseCategoricalCrossentropy::new(),
+        nn::metrics![nn::metrics::Accuracy::new(), nn::metrics::MeanSquaredError::new()],
     );
     let h = model
         .fit(
@@ -98,17 +103,17 @@ fn fit_reduces_loss_and_metrics_match_evaluate() {
     // The validation set is the last 25% (samples 150..200) and the val_ metrics are those
     // of the final weights of the epoch.
     let (xv, yv) = (x.narrow(0, 150, 50), y.narrow(0, 150, 50));
-    let ev = model.evaluate_with(&xv, &yv, 20).unwrap();
+    let ev = model.evaluate_with(&xv, &yv, EvaluateOptions { batch_size: 20, ..Default::default() }).unwrap();
     assert_eq!(ev["loss"], h.last("val_loss").unwrap());
     assert_eq!(ev["accuracy"], h.last("val_accuracy").unwrap());
     assert_eq!(ev["mse"], h.last("val_mse").unwrap());
     assert!(ev["accuracy"] > 0.9);
     // Batch size does not change evaluate beyond rounding.
-    let ev2 = model.evaluate_with(&xv, &yv, 7).unwrap();
+    let ev2 = model.evaluate_with(&xv, &yv, EvaluateOptions { batch_size: 7, ..Default::default() }).unwrap();
     assert!((ev2["loss"] - ev["loss"]).abs() < 1e-6);
     // predict = forward in inference mode, independent of batching.
     let p = model.predict(&x).unwrap();
-    let direct = model.forward(&autograd::Var::constant(x.clone()), &mut nn::Ctx::eval());
+    let direct = model.module.forward(&autograd::Var::constant(x.clone()), &mut nn::Ctx::no_grad());
     assert_eq!(p.to_vec(), direct.value().to_vec());
 }
 
@@ -119,10 +124,12 @@ fn binary_classification_with_sigmoid() {
     let x = Tensor::<f32>::rand_uniform([300, 2], -1.0, 1.0, &mut r);
     let y: Vec<f32> = x.data().chunks(2).map(|p| if p[0] + p[1] > 0.0 { 1.0 } else { 0.0 }).collect();
     let y = Tensor::from_vec(y, [300, 1]).unwrap();
-    let mut model = Sequential::new()
-        .add(Dense::new(2, 8).activation(Activation::Relu))
-        .add(Dense::new(8, 1).activation(Activation::Sigmoid));
-    model.compile(Adam::new(0.05), Loss::BinaryCrossentropy, &[Metric::Accuracy]);
+    let mut model = Model::new(
+        Sequential::new()
+            .add(Dense::new(2, 8).activation(Activation::Relu))
+            .add(Dense::new(8, 1).activation(Activation::Sigmoid)),
+    );
+    model.compile(Adam::new(0.05), BinaryCrossentropy::new(), nn::metrics![nn::metrics::Accuracy::new()]);
     let h = model.fit(&x, &y, FitOptions { epochs: 20, verbose: 0, seed: Some(0), ..Default::default() }).unwrap();
     assert!(h.last("accuracy").unwrap() > 0.95, "{:?}", h.get("accuracy"));
     let p = model.predict(&x).unwrap();
@@ -143,9 +150,10 @@ fn early_stopping_stops_and_restores_best_weights() {
     // Train towards y = x while validating against y = -x: val_loss is best after the
     // first epoch and gets worse every epoch after.
     let x = Tensor::<f64>::from_vec((0..40).map(|i| i as f64 / 20.0 - 1.0).collect(), [40, 1]).unwrap();
-    let mut model =
-        Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap());
-    model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[]);
+    let mut model = Model::new(
+        Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap()),
+    );
+    model.compile(Sgd::new(0.1), MeanSquaredError, []);
     let recorded = Rc::new(RefCell::new(vec![]));
     let mut rec = Recorder(recorded.clone());
     let mut es = EarlyStopping::new("val_loss").patience(2).restore_best_weights(true);
@@ -165,12 +173,13 @@ fn early_stopping_stops_and_restores_best_weights() {
     assert_eq!(es.best().map(|b| b.0), Some(0));
     let rec = recorded.borrow();
     assert_ne!(rec[2], rec[0]);
-    assert_eq!(weights(&model), rec[0], "weights restored to the best epoch's");
+    assert_eq!(weights(&model.module), rec[0], "weights restored to the best epoch's");
 
     // Without an early stop, the best weights are restored at the end too (Keras 3).
-    let mut model =
-        Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap());
-    model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[]);
+    let mut model = Model::new(
+        Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap()),
+    );
+    model.compile(Sgd::new(0.1), MeanSquaredError, []);
     let recorded = Rc::new(RefCell::new(vec![]));
     let mut rec = Recorder(recorded.clone());
     let mut es = EarlyStopping::new("val_loss").patience(10).restore_best_weights(true);
@@ -184,12 +193,13 @@ fn early_stopping_stops_and_restores_best_weights() {
     };
     let h = model.fit_with_callbacks(&x, &x, opts, &mut [&mut rec, &mut es]).unwrap();
     assert_eq!((h.len(), es.stopped_epoch()), (3, None));
-    assert_eq!(weights(&model), recorded.borrow()[0]);
+    assert_eq!(weights(&model.module), recorded.borrow()[0]);
 
     // min_delta: improvements smaller than it do not count.
-    let mut model =
-        Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap());
-    model.compile(Sgd::new(1e-6), Loss::MeanSquaredError, &[]);
+    let mut model = Model::new(
+        Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap()),
+    );
+    model.compile(Sgd::new(1e-6), MeanSquaredError, []);
     let mut es = EarlyStopping::new("loss").min_delta(0.01).patience(1);
     let h = model
         .fit_with_callbacks(&x, &x, FitOptions { epochs: 10, verbose: 0, ..Default::default() }, &mut [&mut es])
@@ -206,9 +216,10 @@ fn early_stopping_stops_and_restores_best_weights() {
 fn checkpoint_every_epoch_and_on_best() {
     let x = Tensor::<f64>::from_vec((0..40).map(|i| i as f64 / 20.0 - 1.0).collect(), [40, 1]).unwrap();
     let make = || {
-        let mut m =
-            Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap());
-        m.compile(Adam::<f64>::new(0.05), Loss::MeanSquaredError, &[]);
+        let mut m = Model::new(
+            Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap()),
+        );
+        m.compile(Adam::<f64>::new(0.05), MeanSquaredError, []);
         m
     };
     // Validation against y = -x again: only epoch 0 is an improvement.
@@ -255,8 +266,8 @@ fn learning_rate_schedule_callback_and_history_files() {
     let (x, labels) = blobs(60, 3, 4);
     let y = labels_tensor(&labels);
     manual_seed(3);
-    let mut model = Sequential::new().add(Dense::new(3, 3).activation(Activation::Softmax));
-    model.compile(Sgd::new(1.0), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut model = Model::new(Sequential::new().add(Dense::new(3, 3).activation(Activation::Softmax)));
+    model.compile(Sgd::new(1.0), SparseCategoricalCrossentropy::new(), nn::metrics![nn::metrics::Accuracy::new()]);
     let sched = Schedule::Step { initial: 0.2, step_size: 2, gamma: 0.1 };
     let opts = FitOptions {
         epochs: 5,
@@ -271,8 +282,8 @@ fn learning_rate_schedule_callback_and_history_files() {
     assert!((model.optimizer().unwrap().learning_rate() - 0.002).abs() < 1e-15);
 
     // Per step: the optimizer's step count drives the schedule.
-    let mut model = Sequential::new().add(Dense::new(3, 3).activation(Activation::Softmax));
-    model.compile(Sgd::new(1.0), Loss::SparseCategoricalCrossentropy, &[]);
+    let mut model = Model::new(Sequential::new().add(Dense::new(3, 3).activation(Activation::Softmax)));
+    model.compile(Sgd::new(1.0), SparseCategoricalCrossentropy::new(), []);
     let cos = Schedule::Cosine { initial: 0.1, decay_steps: 4, alpha: 0.0 };
     let opts = FitOptions {
         epochs: 2,
@@ -307,13 +318,15 @@ fn learning_rate_schedule_callback_and_history_files() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn resumable_model(seed: u64) -> Sequential<f32> {
+fn resumable_model(seed: u64) -> Model<Sequential<f32>> {
     manual_seed(seed);
-    let mut m = Sequential::new()
-        .add(Dense::new(5, 16).activation(Activation::Relu))
-        .add(Dropout::new(0.3))
-        .add(Dense::new(16, 3).activation(Activation::Softmax));
-    m.compile(Adam::new(0.01), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut m = Model::new(
+        Sequential::new()
+            .add(Dense::new(5, 16).activation(Activation::Relu))
+            .add(Dropout::new(0.3))
+            .add(Dense::new(16, 3).activation(Activation::Softmax)),
+    );
+    m.compile(Adam::new(0.01), SparseCategoricalCrossentropy::new(), nn::metrics![nn::metrics::Accuracy::new()]);
     m
 }
 
@@ -355,8 +368,8 @@ fn resume_is_bit_identical() {
     c.load_state_dict(&model_sd).unwrap();
     c.load_optimizer_state_dict(&opt_sd).unwrap();
     let hc = c.fit(&x, &y, resume_opts(2, 4)).unwrap();
-    let bits = |m: &Sequential<f32>| -> Vec<Vec<u32>> {
-        m.parameters().values().map(|p| p.value().data().iter().map(|v| v.to_bits()).collect()).collect()
+    let bits = |m: &Model<Sequential<f32>>| -> Vec<Vec<u32>> {
+        m.module.parameters().iter().map(|p| p.value().data().iter().map(|v| v.to_bits()).collect()).collect()
     };
     assert_eq!(bits(&a), bits(&c), "resumed training must match bit for bit");
     assert_eq!(hc.epoch, vec![2, 3]);
@@ -386,8 +399,8 @@ fn resume_is_bit_identical() {
     d.fit(&x, &y, FitOptions { seed: Some(78), ..resume_opts(0, 4) }).unwrap();
     assert_ne!(bits(&a), bits(&d));
     // The optimizer state is checked against the model.
-    let mut small = Sequential::<f32>::new().add(Dense::new(5, 3));
-    small.compile(Adam::new(0.01), Loss::SparseCategoricalCrossentropy, &[]);
+    let mut small = Model::new(Sequential::<f32>::new().add(Dense::new(5, 3)));
+    small.compile(Adam::new(0.01), SparseCategoricalCrossentropy::new(), []);
     let e = small.load_optimizer_state_dict(&opt_sd).unwrap_err();
     assert!(matches!(e, NnError::ShapeMismatch { .. } | NnError::UnexpectedTensor { .. }), "{e}");
 }
@@ -395,7 +408,7 @@ fn resume_is_bit_identical() {
 #[test]
 fn iris_reaches_90_percent_on_held_out_data() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/sklearn/iris.csv");
-    let table = nn::datasets::load_iris(path).expect("iris.csv");
+    let table = nn::data::datasets::load_iris(path).expect("iris.csv");
     assert_eq!((table.n_rows, table.n_cols), (150, 4));
     // The file is sorted by class: shuffle once (seeded), hold out the last 30.
     let order = nn::data::epoch_permutation(150, 2024, 0);
@@ -412,10 +425,12 @@ fn iris_reaches_90_percent_on_held_out_data() {
     let (x_test, y_test) = (x.narrow(0, 120, 30), y.narrow(0, 120, 30));
 
     manual_seed(7);
-    let mut model = Sequential::new()
-        .add(Dense::new(4, 16).activation(Activation::Relu))
-        .add(Dense::new(16, 3).activation(Activation::Softmax));
-    model.compile(Adam::new(0.01), Loss::CategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut model = Model::new(
+        Sequential::new()
+            .add(Dense::new(4, 16).activation(Activation::Relu))
+            .add(Dense::new(16, 3).activation(Activation::Softmax)),
+    );
+    model.compile(Adam::new(0.01), CategoricalCrossentropy::new(), nn::metrics![nn::metrics::Accuracy::new()]);
     let start = std::time::Instant::now();
     let h = model
         .fit(
@@ -453,10 +468,10 @@ fn progress_bar_format() {
 fn misuse_is_reported() {
     let x = Tensor::<f32>::zeros([10, 4]);
     let y = Tensor::<f32>::zeros([10]);
-    let mut m = Sequential::<f32>::new().add(Dense::new(3, 2).activation(Activation::Softmax));
+    let mut m = Model::new(Sequential::<f32>::new().add(Dense::new(3, 2).activation(Activation::Softmax)));
     let e = m.fit(&x, &y, FitOptions { verbose: 0, ..Default::default() }).unwrap_err();
     assert!(e.to_string().contains("not compiled"), "{e}");
-    m.compile(Adam::default(), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    m.compile(Adam::default(), SparseCategoricalCrossentropy::new(), nn::metrics![nn::metrics::Accuracy::new()]);
     let e = m.fit(&x, &y, FitOptions { verbose: 0, ..Default::default() }).unwrap_err();
     assert!(
         matches!(&e, NnError::ShapeMismatch { expected, found, .. } if expected == &[10, 3] && found == &[10, 4]),
@@ -472,7 +487,7 @@ fn misuse_is_reported() {
     assert!(matches!(e, NnError::InvalidConfig(_)));
     let e = m.fit(&x, &y, FitOptions { verbose: 0, validation_split: 1.5, ..Default::default() }).unwrap_err();
     assert!(e.to_string().contains("validation_split"), "{e}");
-    m.compile(Adam::default(), Loss::CategoricalCrossentropy, &[]);
+    m.compile(Adam::default(), CategoricalCrossentropy::new(), []);
     let e = m.evaluate(&x, &Tensor::zeros([10, 3])).unwrap_err();
     assert!(matches!(&e, NnError::ShapeMismatch { expected, .. } if expected == &[10, 2]), "{e}");
     assert!(m.predict(&Tensor::zeros([2, 5])).is_err());
@@ -484,10 +499,12 @@ fn validation_batch_size_changes_speed_not_results() {
     let y: Tensor<f32> = one_hot(&labels, 3).unwrap();
     let run = |vb: Option<usize>| {
         manual_seed(5);
-        let mut model = Sequential::new()
-            .add(Dense::new(6, 16).activation(Activation::Relu))
-            .add(Dense::new(16, 3).activation(Activation::Softmax));
-        model.compile(Adam::new(1e-2), Loss::CategoricalCrossentropy, &[Metric::Accuracy]);
+        let mut model = Model::new(
+            Sequential::new()
+                .add(Dense::new(6, 16).activation(Activation::Relu))
+                .add(Dense::new(16, 3).activation(Activation::Softmax)),
+        );
+        model.compile(Adam::new(1e-2), CategoricalCrossentropy::new(), nn::metrics![nn::metrics::Accuracy::new()]);
         let opts = FitOptions {
             epochs: 2,
             batch_size: 8,
@@ -539,9 +556,10 @@ fn on_batch_end_sees_the_running_loss_and_its_error_ends_fit_at_once() {
     let x = Tensor::<f64>::from_vec((0..20).map(|i| i as f64 / 10.0).collect(), [20, 1]).unwrap();
     let y = x.scale(3.0);
     let model = || {
-        let mut m =
-            Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap());
-        m.compile(Sgd::new(0.05), Loss::MeanSquaredError, &[]);
+        let mut m = Model::new(
+            Sequential::new().add(Dense::from_weights(Tensor::zeros([1, 1]), Some(Tensor::zeros([1]))).unwrap()),
+        );
+        m.compile(Sgd::new(0.05), MeanSquaredError, []);
         m
     };
     let opts = || FitOptions { epochs: 2, batch_size: 8, verbose: 0, seed: Some(1), ..Default::default() };

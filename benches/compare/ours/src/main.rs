@@ -17,7 +17,8 @@
 //!   with flush-to-zero / denormals-are-zero set.
 
 use autograd::{Float, LinearActivation, Tape, Tensor, Var};
-use nn::{Activation, Adam, Ctx, Dense, Loss, Module, Optimizer, Sequential};
+use nn::losses::CategoricalCrossentropy;
+use nn::{Activation, Adam, Ctx, Dense, Forward, Loss, Module, Optimizer, Sequential};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
@@ -84,12 +85,14 @@ fn mlp() -> Sequential<f32> {
 /// One step as `fit` runs it (crates/nn/src/train.rs): fresh tape, forward to the logits,
 /// categorical cross-entropy fused with the softmax, backward, Adam in place.
 fn train_step(model: &mut Sequential<f32>, opt: &mut Adam<f32>, x: &Tensor<f32>, y: &Tensor<f32>, seed: u64) -> f32 {
-    let mut ctx = Ctx::train(seed);
-    let (pre, act) = model.forward_logits(&Var::constant(x.clone()), &mut ctx);
-    let loss = Loss::CategoricalCrossentropy.compute_deferred(&pre, act, y).unwrap();
+    let mut ctx = Ctx::new(seed);
+    let cce = CategoricalCrossentropy::new();
+    let loss = match model.forward_logits(&Var::constant(x.clone()), &mut ctx, Activation::Softmax) {
+        Forward::Logits(z) => cce.compute_from_logits(&z, y).unwrap(),
+        Forward::Output(p) => cce.compute(&p, y).unwrap(),
+    };
     let l = loss.item();
-    drop(pre);
-    let grads = ctx.backward(loss, &*model);
+    let grads = ctx.backward(loss, &*model).unwrap();
     opt.step(&mut model.param_tensors_mut(), &grads);
     l
 }

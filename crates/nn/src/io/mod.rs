@@ -57,7 +57,7 @@
 mod atomic;
 mod checkpoint;
 mod format;
-mod json;
+pub(crate) mod json;
 #[cfg(test)]
 mod tests;
 

@@ -5,14 +5,19 @@ use crate::error::NnError;
 use crate::state::StateDict;
 use autograd::{Float, Tensor};
 
-/// Adam (Kingma & Ba). With `t` the step number (from 1), `g` the gradient (plus
-/// `weight_decay·p`, PyTorch's coupled L2 form):
+/// Adam (Kingma & Ba). With `t` the step number (from 1) and `g` the gradient:
 ///
 /// ```text
+/// weight decay:  Keras: p ← p − lr·weight_decay·p (decoupled, before the update)
+///                PyTorch: g ← g + weight_decay·p (L2; AdamW decouples in both)
 /// m ← β₁ m + (1−β₁) g;   v ← β₂ v + (1−β₂) g²
+/// amsgrad:       v̂ ← max(v̂, v), and v̂ replaces v below
 /// Keras:   p ← p − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)
 /// PyTorch: p ← p − lr/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε)
 /// ```
+///
+/// The PyTorch form is `torch.optim.Adam`'s documented algorithm, `amsgrad` included (its
+/// state slot is PyTorch's `max_exp_avg_sq`).
 ///
 /// `Adam::default()` is Keras' (lr 1e-3, β 0.9/0.999, ε 1e-7); [`Adam::pytorch`] is
 /// PyTorch's (ε 1e-8 and the PyTorch formula). The two formulas differ only in how ε is
@@ -25,6 +30,7 @@ pub struct Adam<T: Float = f32> {
     eps: f64,
     weight_decay: f64,
     decoupled: bool,
+    amsgrad: bool,
     convention: Convention,
     clip: Option<Clip>,
     state: Slots<T>,
@@ -49,6 +55,7 @@ impl<T: Float> Adam<T> {
             eps: 1e-7,
             weight_decay: 0.0,
             decoupled: false,
+            amsgrad: false,
             convention: Convention::Keras,
             clip: None,
             state: Slots::new(vec!["exp_avg", "exp_avg_sq"]),
@@ -67,10 +74,22 @@ impl<T: Float> Adam<T> {
         self
     }
 
-    /// L2 weight decay added to the gradient (PyTorch `Adam(weight_decay=..)`); for
-    /// decoupled decay use [`AdamW`].
+    /// Weight decay: decoupled (`p ← p − lr·wd·p`, Keras 3's `Adam(weight_decay=..)`) in the
+    /// Keras convention, L2 added to the gradient (PyTorch's `Adam(weight_decay=..)`) in
+    /// PyTorch's; [`AdamW`] decouples in both.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
+        self
+    }
+
+    /// The AMSGrad variant (Reddi et al.): divide by the running maximum of `v`.
+    pub fn amsgrad(mut self, yes: bool) -> Self {
+        self.amsgrad = yes;
+        self.state = Slots::new(if yes {
+            vec!["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+        } else {
+            vec!["exp_avg", "exp_avg_sq"]
+        });
         self
     }
 }
@@ -88,7 +107,6 @@ struct AdamConsts<T> {
     omb2: T,
     wd: T,
     decay: T,
-    decoupled: bool,
     tiny: T,
 }
 
@@ -98,6 +116,8 @@ struct AdamKernel<'a, T> {
     g: &'a [T],
     m: &'a mut [T],
     v: &'a mut [T],
+    /// The running maximum of `v` (AMSGrad), if used.
+    vmax: Option<&'a mut [T]>,
     k: AdamConsts<T>,
 }
 
@@ -105,20 +125,31 @@ impl<T: Float> autograd::simd::Kernel for AdamKernel<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        adam_update(self.p, self.g, self.m, self.v, self.k)
+        match self.vmax {
+            None => adam_update::<T, false>(self.p, self.g, self.m, self.v, &mut [], self.k),
+            Some(vmax) => adam_update::<T, true>(self.p, self.g, self.m, self.v, vmax, self.k),
+        }
     }
 }
 
+/// The update of one parameter; with `AMSGRAD`, dividing by the running maximum of `v` kept in
+/// `vmax` (a constant parameter, so each variant compiles to its own loop).
 #[inline(always)]
-fn adam_update<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: AdamConsts<T>) {
+fn adam_update<T: Float, const AMSGRAD: bool>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: &mut [T],
+    k: AdamConsts<T>,
+) {
     let n = p.len().min(g.len()).min(m.len()).min(v.len());
+    let n = if AMSGRAD { n.min(vmax.len()) } else { n };
     let (p, g, m, v) = (&mut p[..n], &g[..n], &mut m[..n], &mut v[..n]);
     for i in 0..n {
-        let mut pi = p[i];
-        if k.decoupled {
-            pi *= k.decay;
-        }
-        let gi = g[i] + k.wd * pi;
+        // The L2 form adds wd·p (with wd 0 when decoupled); decoupled decay scales p (by 1).
+        let gi = g[i] + k.wd * p[i];
+        let pi = p[i] * k.decay;
         let mi = k.b1t * m[i] + k.omb1 * gi;
         let vi = k.b2t * v[i] + k.omb2 * gi * gi;
         // Moments of parameters whose gradient stays zero (dead units, pixels that are never
@@ -129,14 +160,21 @@ fn adam_update<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: Adam
         let vi = if vi < k.tiny { T::ZERO } else { vi };
         m[i] = mi;
         v[i] = vi;
-        p[i] = pi - k.a * mi / (vi.sqrt() * k.s + k.eps);
+        let vd = if AMSGRAD {
+            vmax[i] = vmax[i].max(vi);
+            vmax[i]
+        } else {
+            vi
+        };
+        p[i] = pi - k.a * mi / (vd.sqrt() * k.s + k.eps);
     }
 }
 
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut [&mut Tensor<T>], grads: &[Tensor<T>]) {
         let grads = apply_clip(self.clip, grads);
-        self.state.prepare("Adam::step", params, &grads, &[T::ZERO, T::ZERO]);
+        let zeros = [T::ZERO; 3];
+        self.state.prepare("Adam::step", params, &grads, &zeros[..self.state.names.len()]);
         let t = (self.state.step + 1) as i32;
         let (b1, b2) = (self.beta1, self.beta2);
         let bc1 = 1.0 - b1.powi(t);
@@ -148,29 +186,20 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         };
         let (a, s, eps) = (c::<T>(a), c::<T>(s), c::<T>(self.eps));
         let (b1t, b2t, omb1, omb2) = (c::<T>(b1), c::<T>(b2), c::<T>(1.0 - b1), c::<T>(1.0 - b2));
-        let (wd, decay) = if self.decoupled {
+        let (wd, decay) = if self.decoupled || self.convention == Convention::Keras {
             (T::ZERO, c::<T>(1.0 - self.lr * self.weight_decay))
         } else {
             (c::<T>(self.weight_decay), T::ONE)
         };
         for (i, (p, g)) in params.iter_mut().zip(grads.iter()).enumerate() {
             let p = p.data_mut();
-            let [m, v] = &mut self.state.slots[i][..] else { unreachable!("two slots") };
-            let (m, v) = (m.data_mut(), v.data_mut());
-            let k = AdamConsts {
-                a,
-                s,
-                eps,
-                b1t,
-                b2t,
-                omb1,
-                omb2,
-                wd,
-                decay,
-                decoupled: self.decoupled,
-                tiny: c::<T>(1e-30),
+            let (m, v, vmax) = match &mut self.state.slots[i][..] {
+                [m, v] => (m.data_mut(), v.data_mut(), None),
+                [m, v, vmax] => (m.data_mut(), v.data_mut(), Some(vmax.data_mut())),
+                _ => unreachable!("two or three slots"),
             };
-            autograd::simd::vectorized(AdamKernel { p, g: g.data(), m, v, k });
+            let k = AdamConsts { a, s, eps, b1t, b2t, omb1, omb2, wd, decay, tiny: c::<T>(1e-30) };
+            autograd::simd::vectorized(AdamKernel { p, g: g.data(), m, v, vmax, k });
         }
         self.state.step += 1;
     }
@@ -211,6 +240,12 @@ impl<T: Float> AdamW<T> {
     /// Sets the (decoupled) weight decay.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.0.weight_decay = wd;
+        self
+    }
+
+    /// The AMSGrad variant (see [`Adam::amsgrad`]).
+    pub fn amsgrad(mut self, yes: bool) -> Self {
+        self.0 = self.0.amsgrad(yes);
         self
     }
 

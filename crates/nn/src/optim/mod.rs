@@ -15,17 +15,23 @@
 //!
 //! | optimizer | Keras (`default()`) | PyTorch (`pytorch()`) |
 //! |---|---|---|
-//! | [`Sgd`] | lr 0.01 | lr 1e-3 (same update) |
+//! | [`Sgd`] | lr 0.01 | lr 1e-3 (same update but for weight decay) |
 //! | [`Adam`] | lr 1e-3, β 0.9/0.999, ε 1e-7, `p -= lr·√(1-β₂ᵗ)/(1-β₁ᵗ) · m/(√v + ε)` | ε 1e-8, `p -= lr/(1-β₁ᵗ) · m/(√v/√(1-β₂ᵗ) + ε)` |
 //! | [`AdamW`] | as Adam, weight decay 0.004 | as Adam, weight decay 0.01 |
 //! | [`RmsProp`] | lr 1e-3, ρ 0.9, ε 1e-7, `p -= lr·g/√(v + ε)` | lr 0.01, α 0.99, ε 1e-8, `p -= lr·g/(√v + ε)` |
 //! | [`Adagrad`] | lr 1e-3, initial accumulator 0.1, ε 1e-7, `p -= lr·g/√(acc + ε)` | lr 0.01, initial 0, ε 1e-10, `p -= lr·g/(√acc + ε)` |
 //!
-//! SGD's momentum follows PyTorch (`buf = μ buf + g; p -= lr buf`; Nesterov
+//! SGD's momentum follows PyTorch (`buf = μ buf + (1 − dampening) g; p -= lr buf`; Nesterov
 //! `p -= lr (g + μ buf)`), which equals Keras' `v = μ v - lr g; p += v` while the learning rate
-//! is constant. `weight_decay` on SGD, Adam, RMSProp and Adagrad is PyTorch's L2 form
-//! (`g += wd·p`); AdamW's is decoupled (`p -= lr·wd·p` before the Adam update), as in both
-//! libraries. Clipping ([`Clip`]) is applied to the gradients before anything else.
+//! is constant and there is no dampening.
+//!
+//! `weight_decay` follows the convention too. Keras 3 decouples it on every optimizer: before
+//! the update, `p -= lr·wd·p`. PyTorch adds it to the gradient (`g += wd·p`, the L2 form) on
+//! SGD, Adam, RMSProp and Adagrad, and decouples it only in AdamW. So `Adam::default()
+//! .weight_decay(wd)` is Keras' `Adam(weight_decay=wd)` and `Adam::pytorch().weight_decay(wd)`
+//! is PyTorch's; [`AdamW`] is decoupled in both. The PyTorch-only options are here too: SGD's
+//! `dampening`, Adam's and AdamW's `amsgrad`, Adagrad's `lr_decay`, each as in PyTorch's
+//! documented algorithm. Clipping ([`Clip`]) is applied to the gradients before anything else.
 
 /// The `Optimizer` methods shared by every optimizer that keeps its learning rate in `lr` and
 /// its state in `state: Slots` (everything but `step` and `name`).
@@ -254,6 +260,7 @@ impl<T: Float> Slots<T> {
 
     /// Checks the arguments of a step and creates the slots (filled with `init[k]`) if needed.
     pub fn prepare(&mut self, op: &str, params: &[&mut Tensor<T>], grads: &[Tensor<T>], init: &[T]) {
+        debug_assert_eq!(init.len(), self.names.len(), "{op}: one initial value per state slot");
         assert_eq!(params.len(), grads.len(), "{op}: {} parameters but {} gradients", params.len(), grads.len());
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             assert!(

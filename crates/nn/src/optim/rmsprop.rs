@@ -5,7 +5,9 @@ use crate::error::NnError;
 use crate::state::StateDict;
 use autograd::{Float, Tensor};
 
-/// RMSProp. With `g` the gradient (plus `weight_decay·p`):
+/// RMSProp. With `g` the gradient; weight decay is decoupled (`p ← p − lr·weight_decay·p`
+/// before the update) in the Keras convention and added to the gradient
+/// (`g ← g + weight_decay·p`) in PyTorch's:
 ///
 /// ```text
 /// v ← ρ v + (1−ρ) g²;   centered: ḡ ← ρ ḡ + (1−ρ) g, v' = v − ḡ², else v' = v
@@ -90,7 +92,7 @@ impl<T: Float> RmsProp<T> {
         self
     }
 
-    /// L2 weight decay added to the gradient.
+    /// Weight decay: decoupled in the Keras convention, added to the gradient in PyTorch's.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self
@@ -102,15 +104,14 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
         let grads = apply_clip(self.clip, grads);
         let init = vec![T::ZERO; self.state.names.len()];
         self.state.prepare("RmsProp::step", params, &grads, &init);
-        let (lr, rho, omr, eps, mu, wd) = (
-            c::<T>(self.lr),
-            c::<T>(self.rho),
-            c::<T>(1.0 - self.rho),
-            c::<T>(self.eps),
-            c::<T>(self.momentum),
-            c::<T>(self.weight_decay),
-        );
+        let (lr, rho, omr, eps, mu) =
+            (c::<T>(self.lr), c::<T>(self.rho), c::<T>(1.0 - self.rho), c::<T>(self.eps), c::<T>(self.momentum));
         let keras = self.convention == Convention::Keras;
+        let (wd, decay) = if keras {
+            (T::ZERO, c::<T>(1.0 - self.lr * self.weight_decay))
+        } else {
+            (c::<T>(self.weight_decay), T::ONE)
+        };
         let has_mom = self.momentum != 0.0;
         for (i, (p, g)) in params.iter_mut().zip(grads.iter()).enumerate() {
             let p = p.data_mut();
@@ -124,6 +125,7 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
             let g = g.data();
             for j in 0..n {
                 let gj = g[j] + wd * p[j];
+                p[j] *= decay;
                 sq[j] = rho * sq[j] + omr * gj * gj;
                 let mut var = sq[j];
                 if let Some(ga) = gavg.as_deref_mut() {

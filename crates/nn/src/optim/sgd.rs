@@ -1,18 +1,22 @@
-//! Stochastic gradient descent with momentum, Nesterov momentum and weight decay.
+//! Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
 
-use super::{apply_clip, c, Clip, Optimizer, Slots};
+use super::{apply_clip, c, Clip, Convention, Optimizer, Slots};
 use crate::error::NnError;
 use crate::state::StateDict;
 use autograd::{Float, Tensor};
 
-/// SGD (PyTorch's update; see the [module docs](super) for how it relates to Keras'):
+/// SGD (PyTorch's momentum update; see the [module docs](super) for how it relates to Keras'):
 ///
 /// ```text
-/// g ← g + weight_decay·p
-/// buf ← momentum·buf + g            (if momentum > 0; buf starts at 0)
+/// Keras convention (default):  p ← p − lr·weight_decay·p      (decoupled, before the update)
+/// PyTorch convention:          g ← g + weight_decay·p         (L2, in the gradient)
+/// buf ← g at the first step, then momentum·buf + (1 − dampening)·g      (if momentum > 0)
 /// d ← g + momentum·buf if nesterov, else buf (or g without momentum)
 /// p ← p − lr·d
 /// ```
+///
+/// This is `torch.optim.SGD`'s documented algorithm (`dampening` included; Nesterov needs
+/// `dampening = 0` there too).
 ///
 /// ```
 /// use nn::{Optimizer, Sgd};
@@ -28,7 +32,9 @@ pub struct Sgd<T: Float = f32> {
     lr: f64,
     momentum: f64,
     nesterov: bool,
+    dampening: f64,
     weight_decay: f64,
+    convention: Convention,
     clip: Option<Clip>,
     state: Slots<T>,
 }
@@ -43,12 +49,40 @@ impl<T: Float> Default for Sgd<T> {
 impl<T: Float> Sgd<T> {
     /// Plain SGD with this learning rate.
     pub fn new(lr: f64) -> Self {
-        Sgd { lr, momentum: 0.0, nesterov: false, weight_decay: 0.0, clip: None, state: Slots::new(vec![]) }
+        Sgd {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            convention: Convention::Keras,
+            clip: None,
+            state: Slots::new(vec![]),
+        }
     }
 
-    /// PyTorch's default learning rate, 1e-3.
+    /// PyTorch's default learning rate (1e-3) and weight decay form (L2 in the gradient).
     pub fn pytorch() -> Self {
-        Sgd::new(1e-3)
+        Sgd { convention: Convention::PyTorch, ..Sgd::new(1e-3) }
+    }
+
+    /// Sets the learning rate.
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+
+    /// Chooses the weight decay form: decoupled (Keras) or L2 in the gradient (PyTorch).
+    pub fn convention(mut self, conv: Convention) -> Self {
+        self.convention = conv;
+        self
+    }
+
+    /// Sets the dampening of the momentum (PyTorch's `dampening`): after the first step,
+    /// `buf ← momentum·buf + (1 − dampening)·g`.
+    pub fn dampening(mut self, d: f64) -> Self {
+        self.dampening = d;
+        self
     }
 
     /// Sets the momentum factor (0 disables momentum).
@@ -64,7 +98,8 @@ impl<T: Float> Sgd<T> {
         self
     }
 
-    /// L2 weight decay added to the gradient.
+    /// Weight decay: decoupled (`p ← p − lr·wd·p`) in the Keras convention, added to the
+    /// gradient (`g ← g + wd·p`) in PyTorch's.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self
@@ -80,9 +115,23 @@ impl<T: Float> Sgd<T> {
 impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut [&mut Tensor<T>], grads: &[Tensor<T>]) {
         let grads = apply_clip(self.clip, grads);
-        self.state.prepare("Sgd::step", params, &grads, &[T::ZERO]);
-        let (lr, mu, wd) = (c::<T>(self.lr), c::<T>(self.momentum), c::<T>(self.weight_decay));
+        assert!(
+            !(self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0)),
+            "Sgd::step: Nesterov momentum needs momentum > 0 and dampening 0 (as in PyTorch), got momentum {} and \
+             dampening {}",
+            self.momentum,
+            self.dampening
+        );
+        self.state.prepare("Sgd::step", params, &grads, &[T::ZERO][..self.state.names.len()]);
+        let (lr, mu, damp) = (c::<T>(self.lr), c::<T>(self.momentum), c::<T>(1.0 - self.dampening));
+        // Decoupled decay scales p before the update; the L2 form adds wd·p to the gradient.
+        let (wd, decay) = match self.convention {
+            Convention::Keras => (T::ZERO, c::<T>(1.0 - self.lr * self.weight_decay)),
+            Convention::PyTorch => (c::<T>(self.weight_decay), T::ONE),
+        };
         let use_mom = self.momentum != 0.0;
+        // PyTorch starts the buffer at the first gradient, undamped.
+        let first = self.state.step == 0;
         for (i, (p, g)) in params.iter_mut().zip(grads.iter()).enumerate() {
             let p = p.data_mut();
             let g = g.data();
@@ -90,14 +139,15 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
                 let buf = self.state.slots[i][0].data_mut();
                 for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
                     let g = g + wd * *p;
-                    *b = mu * *b + g;
+                    *p *= decay;
+                    *b = if first { g } else { mu * *b + damp * g };
                     let d = if self.nesterov { g + mu * *b } else { *b };
                     *p -= lr * d;
                 }
             } else {
                 for (p, &g) in p.iter_mut().zip(g) {
                     let g = g + wd * *p;
-                    *p -= lr * g;
+                    *p = *p * decay - lr * g;
                 }
             }
         }

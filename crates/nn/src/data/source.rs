@@ -1,216 +1,13 @@
-//! In-memory datasets: `(inputs, targets)` tensor pairs, validation splits, shuffled
-//! mini-batches and one-hot encoding; [`BatchSource`], the inputs of `fit`/`evaluate`/
-//! `predict`, which materialises one batch at a time (a [`Tensor`], or [`U8Images`]: pixel
-//! bytes scaled to floats per batch).
-//!
-//! Shuffling is derived from `(seed, epoch)` ([`epoch_permutation`]), so epoch `e` sees the
-//! same order whether or not training was interrupted before it.
-//!
-//! ```
-//! use autograd::Tensor;
-//! use nn::data::Dataset;
-//! let x = Tensor::<f32>::from_vec((0..20).map(|v| v as f32).collect(), [10, 2])?;
-//! let y = Tensor::<f32>::from_vec((0..10).map(|v| v as f32).collect(), [10])?;
-//! let ds = Dataset::new(x, y)?;
-//! let (train, val) = ds.split_validation(0.2)?; // the last 2 samples, as Keras
-//! assert_eq!((train.len(), val.len()), (8, 2));
-//! let mut seen: Vec<f32> = train.batches(3, Some((42, 0))).flat_map(|(_, y)| y.to_vec()).collect();
-//! seen.sort_by(f32::total_cmp);
-//! assert_eq!(seen, (0..8).map(|v| v as f32).collect::<Vec<_>>());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! [`BatchSource`]: the inputs of `fit`, `evaluate` and `predict`, one batch at a time; a
+//! [`Tensor`] is one, and [`U8Images`] keeps images as bytes.
 
 use crate::error::NnError;
-use crate::rng::{derived_rng, STREAM_SHUFFLE};
 use autograd::{Float, Tensor};
-use rand::seq::SliceRandom;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// A dataset held in memory: inputs and targets with the same number of samples (their
-/// first axis).
-#[derive(Clone, Debug)]
-pub struct Dataset<T: Float> {
-    x: Tensor<T>,
-    y: Tensor<T>,
-}
-
-impl<T: Float> Dataset<T> {
-    /// A dataset of `x` (`[n, ...]`) and `y` (`[n, ...]`).
-    ///
-    /// # Errors
-    /// [`NnError::Data`] if either is a scalar or their first dimensions differ.
-    pub fn new(x: Tensor<T>, y: Tensor<T>) -> Result<Self, NnError> {
-        if x.ndim() == 0 || y.ndim() == 0 {
-            return Err(NnError::data("inputs and targets need a sample axis (they are scalars)"));
-        }
-        if x.shape()[0] != y.shape()[0] {
-            return Err(NnError::data(format!(
-                "inputs have {} samples (shape {:?}) but targets {} (shape {:?})",
-                x.shape()[0],
-                x.shape(),
-                y.shape()[0],
-                y.shape()
-            )));
-        }
-        Ok(Dataset { x, y })
-    }
-
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        self.x.shape()[0]
-    }
-
-    /// Whether there are no samples.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The inputs.
-    pub fn x(&self) -> &Tensor<T> {
-        &self.x
-    }
-
-    /// The targets.
-    pub fn y(&self) -> &Tensor<T> {
-        &self.y
-    }
-
-    /// Samples `[0, at)` and `[at, n)`.
-    ///
-    /// # Panics
-    /// If `at > len()`.
-    pub fn split_at(&self, at: usize) -> (Dataset<T>, Dataset<T>) {
-        let n = self.len();
-        assert!(at <= n, "Dataset::split_at: {at} is beyond {n} samples");
-        (
-            Dataset { x: self.x.narrow(0, 0, at), y: self.y.narrow(0, 0, at) },
-            Dataset { x: self.x.narrow(0, at, n - at), y: self.y.narrow(0, at, n - at) },
-        )
-    }
-
-    /// Keras' `validation_split`: the **last** `fraction` of the samples (before any
-    /// shuffling) become the validation set, `floor(n · (1 − fraction))` samples stay for
-    /// training.
-    ///
-    /// # Errors
-    /// [`NnError::InvalidConfig`] unless `0 <= fraction < 1`; [`NnError::Data`] if either
-    /// part would be empty while `fraction > 0`.
-    pub fn split_validation(&self, fraction: f64) -> Result<(Dataset<T>, Dataset<T>), NnError> {
-        Ok(self.split_at(validation_split_point(self.len(), fraction)?))
-    }
-
-    /// The samples at `indices`, in that order.
-    ///
-    /// # Panics
-    /// If an index is out of range.
-    pub fn select(&self, indices: &[usize]) -> (Tensor<T>, Tensor<T>) {
-        let x = self.x.try_index_select(0, indices).unwrap_or_else(|e| panic!("{e}"));
-        let y = self.y.try_index_select(0, indices).unwrap_or_else(|e| panic!("{e}"));
-        (x, y)
-    }
-
-    /// Mini-batches of `batch_size` samples (the last one smaller if `batch_size` does not
-    /// divide the length), in order, or shuffled by [`epoch_permutation`]`(n, seed, epoch)`
-    /// when `shuffle = Some((seed, epoch))`.
-    ///
-    /// # Panics
-    /// If `batch_size` is 0.
-    pub fn batches(&self, batch_size: usize, shuffle: Option<(u64, u64)>) -> Batches<'_, T> {
-        assert!(batch_size > 0, "Dataset::batches: batch_size must be positive");
-        let order = shuffle.map(|(seed, epoch)| epoch_permutation(self.len(), seed, epoch));
-        Batches { ds: self, order, batch_size, pos: 0 }
-    }
-}
-
-/// Where Keras' `validation_split` cuts `n` samples: the first `floor(n · (1 − fraction))`
-/// train, the rest validate (see [`Dataset::split_validation`]; `fit` uses the same rule).
-///
-/// # Errors
-/// [`NnError::InvalidConfig`] unless `0 <= fraction < 1`; [`NnError::Data`] if either part
-/// would be empty while `fraction > 0`.
-pub fn validation_split_point(n: usize, fraction: f64) -> Result<usize, NnError> {
-    if !(0.0..1.0).contains(&fraction) {
-        return Err(NnError::config(format!("validation_split must be in [0, 1), got {fraction}")));
-    }
-    let at = (n as f64 * (1.0 - fraction)).floor() as usize;
-    if fraction > 0.0 && (at == 0 || at == n) {
-        return Err(NnError::data(format!(
-            "validation_split {fraction} of {n} samples leaves {at} for training and {} for validation",
-            n - at
-        )));
-    }
-    Ok(at)
-}
-
-/// The number of batches of `batch_size` in `n` samples (the last one possibly partial).
-pub fn num_batches(n: usize, batch_size: usize) -> usize {
-    n.div_ceil(batch_size.max(1))
-}
-
-/// A permutation of `0..n` derived from `(seed, epoch)` alone: the shuffle of that epoch.
-pub fn epoch_permutation(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut derived_rng(seed, &[STREAM_SHUFFLE, epoch]));
-    idx
-}
-
-/// An iterator over mini-batches, from [`Dataset::batches`].
-pub struct Batches<'a, T: Float> {
-    ds: &'a Dataset<T>,
-    order: Option<Vec<usize>>,
-    batch_size: usize,
-    pos: usize,
-}
-
-impl<T: Float> Iterator for Batches<'_, T> {
-    type Item = (Tensor<T>, Tensor<T>);
-    fn next(&mut self) -> Option<Self::Item> {
-        let n = self.ds.len();
-        if self.pos >= n {
-            return None;
-        }
-        let end = (self.pos + self.batch_size).min(n);
-        let out = match &self.order {
-            Some(o) => self.ds.select(&o[self.pos..end]),
-            None => (self.ds.x.narrow(0, self.pos, end - self.pos), self.ds.y.narrow(0, self.pos, end - self.pos)),
-        };
-        self.pos = end;
-        Some(out)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = num_batches(self.ds.len() - self.pos.min(self.ds.len()), self.batch_size);
-        (left, Some(left))
-    }
-}
-
-impl<T: Float> ExactSizeIterator for Batches<'_, T> {}
-
-/// One-hot encoding: `[labels.len(), classes]` with a 1 at each label
-/// (`keras.utils.to_categorical`).
-///
-/// # Errors
-/// [`NnError::Data`] naming the first label that is not below `classes`.
-pub fn one_hot<T: Float>(labels: &[usize], classes: usize) -> Result<Tensor<T>, NnError> {
-    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
-        return Err(NnError::data(format!("one_hot: label {l} at position {i} is not below {classes} classes")));
-    }
-    Ok(Tensor::try_one_hot(labels, classes)?)
-}
-
-/// [`one_hot`] of a tensor of whole-number labels (`[n]` or `[n, 1]`).
-///
-/// # Errors
-/// [`NnError::Data`] if a value is not a whole number below `classes`.
-pub fn one_hot_tensor<T: Float>(labels: &Tensor<T>, classes: usize) -> Result<Tensor<T>, NnError> {
-    one_hot(&crate::losses::labels_from_tensor(labels, classes)?, classes)
-}
-
-// ------------------------------------------------------------------------ batch sources
-
-/// The inputs of [`fit`](crate::Sequential::fit), [`evaluate`](crate::Sequential::evaluate)
-/// and [`predict`](crate::Sequential::predict): `len()` samples of shape `sample_shape()`,
+/// The inputs of [`fit`](crate::Model::fit), [`evaluate`](crate::Model::evaluate)
+/// and [`predict`](crate::Model::predict): `len()` samples of shape `sample_shape()`,
 /// materialised one batch at a time by [`gather`](Self::gather).
 ///
 /// A [`Tensor`] `[n, ...]` is a source (a batch is a copy of its rows, as always). Other
@@ -220,7 +17,7 @@ pub fn one_hot_tensor<T: Float>(labels: &Tensor<T>, classes: usize) -> Result<Te
 /// file or decode images. The targets stay a [`Tensor`]: they are small next to the inputs.
 ///
 /// The training loop only ever asks for shuffled batches (`gather` with a slice of
-/// [`epoch_permutation`]) and for consecutive samples ([`gather_range`](Self::gather_range):
+/// [`epoch_permutation`](super::epoch_permutation)) and for consecutive samples ([`gather_range`](Self::gather_range):
 /// evaluation, prediction, unshuffled training and the validation part of
 /// `validation_split`, which is therefore just an index range: nothing is copied to split).
 /// Fetching a whole batch per call, rather than one sample, lets a source write the batch
@@ -277,6 +74,27 @@ pub trait BatchSource<T: Float> {
     fn check(&self) -> Result<(), NnError> {
         Ok(())
     }
+
+    /// The first sample holding a NaN or an infinity, and the position of that value within
+    /// the sample, or `None` if every value is finite. `fit` and `evaluate` call it before
+    /// training (unless told not to): a NaN input trains silently into NaN weights otherwise.
+    /// The default converts the samples in chunks of 1024; a source whose values cannot be
+    /// non-finite (bytes scaled by a finite divisor) says so without looking.
+    fn first_non_finite(&self) -> Option<(usize, usize)> {
+        const CHUNK: usize = 1024;
+        let n = self.len();
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            let t = self.gather_range(start..end);
+            if let Some(i) = t.data().iter().position(|v| !v.is_finite()) {
+                let per = t.numel() / (end - start).max(1);
+                return Some((start + i / per.max(1), i % per.max(1)));
+            }
+            start = end;
+        }
+        None
+    }
 }
 
 /// Rows of a tensor `[n, ...]`: `gather` is [`Tensor::try_index_select`] on axis 0,
@@ -309,6 +127,11 @@ impl<T: Float> BatchSource<T> for Tensor<T> {
         }
         Ok(())
     }
+
+    fn first_non_finite(&self) -> Option<(usize, usize)> {
+        let per: usize = self.shape().iter().skip(1).product();
+        self.data().iter().position(|v| !v.is_finite()).map(|i| (i / per.max(1), i % per.max(1)))
+    }
 }
 
 /// A reference to a source is a source (so `&dyn BatchSource<T>` can be passed on).
@@ -332,11 +155,15 @@ impl<T: Float, S: BatchSource<T> + ?Sized> BatchSource<T> for &S {
     fn check(&self) -> Result<(), NnError> {
         (**self).check()
     }
+
+    fn first_non_finite(&self) -> Option<(usize, usize)> {
+        (**self).first_non_finite()
+    }
 }
 
 /// Images (or any samples) stored as bytes, converted to floats one batch at a time: value
 /// `p` becomes `p / divisor` (computed in `T`), so `divisor: 255.0` maps pixels to `[0, 1]`
-/// exactly as [`images_to_f32`](crate::datasets::images_to_f32) does, bit for bit.
+/// exactly as [`images_to_f32`](crate::data::datasets::images_to_f32) does, bit for bit.
 ///
 /// MNIST's 60,000 training images take 47 MB as bytes and 188 MB as `f32`; with this source
 /// `fit` never holds more than one batch of floats, so training on bytes gives the same
@@ -483,5 +310,10 @@ impl<T: Float> BatchSource<T> for U8Images {
             self.len
         );
         self.batch(range.end - range.start, range)
+    }
+
+    /// Bytes divided by a finite, non-zero divisor are always finite.
+    fn first_non_finite(&self) -> Option<(usize, usize)> {
+        None
     }
 }

@@ -1,4 +1,4 @@
-//! Data loading: IDX files (MNIST, Fashion-MNIST), numeric CSV, and the toy data sets that
+//! File readers: IDX files (MNIST, Fashion-MNIST), numeric CSV, and the toy data sets that
 //! scikit-learn bundles (iris, digits, diabetes).
 //!
 //! Everything here is plain Rust with no dependency on `autograd`: loaders return flat
@@ -21,7 +21,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use nn::datasets::{images_to_f32, load_iris, load_mnist};
+//! use nn::data::datasets::{images_to_f32, load_iris, load_mnist};
 //!
 //! let mnist = load_mnist("examples/data/mnist")?;
 //! assert_eq!((mnist.n_train(), mnist.n_test()), (60_000, 10_000));
@@ -31,7 +31,7 @@
 //! let iris = load_iris("examples/data/sklearn/iris.csv")?;
 //! assert_eq!((iris.n_rows, iris.n_cols), (150, 4));
 //! assert_eq!(iris.class_names, ["setosa", "versicolor", "virginica"]);
-//! # Ok::<(), nn::datasets::DataError>(())
+//! # Ok::<(), nn::data::datasets::DataError>(())
 //! ```
 #![forbid(unsafe_code)]
 

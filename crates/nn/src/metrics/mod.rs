@@ -1,8 +1,21 @@
-//! Classification metrics: accuracy, confusion matrix, precision / recall / F1, ROC AUC and a
-//! printable classification report.
+//! Metrics, in one place: the [`Metric`] trait that `fit` and `evaluate` report (Keras'
+//! stateful metrics: accumulated over an epoch, shown in the progress bar and recorded in the
+//! [`History`](crate::History)), one struct per built-in metric, and the same metrics as plain
+//! functions of slices for use after the fact.
 //!
-//! Everything here is a plain function of row-major slices; nothing needs a tape or a
-//! [`Var`](autograd::Var). Pass `tensor.data()` of a prediction or target tensor.
+//! | fit metric | logged as | function |
+//! |---|---|---|
+//! | [`Accuracy`] (the kind the loss implies) | `accuracy` | [`binary_accuracy`], [`categorical_accuracy`], [`sparse_categorical_accuracy`] |
+//! | [`BinaryAccuracy`], [`CategoricalAccuracy`], [`SparseCategoricalAccuracy`] | `binary_accuracy`, ... | the same |
+//! | [`TopKAccuracy`] | `top_5_accuracy` | [`top_k_accuracy`] |
+//! | [`Precision`], [`Recall`], [`F1Score`] ([`Average`]: binary, macro, micro, weighted) | `precision`, `recall_macro`, `f1_micro`, ... | [`ConfusionMatrix::precision`], [`precision`], [`recall`], [`f1_score`], [`macro_f1`] |
+//! | [`Auc`] (binary, or one-vs-rest for several classes) | `auc` | [`roc_auc`], [`roc_auc_ovr`] |
+//! | [`ConfusionMatrixMetric`] | `confusion_matrix_{true}_{pred}` (one value per cell) | [`confusion_matrix`] |
+//! | [`MeanAbsoluteError`], [`MeanSquaredError`] | `mae`, `mse` | |
+//! | [`MeanMetric`] (your closure) or your own [`Metric`] | its name | |
+//!
+//! The functions take row-major slices; nothing needs a tape or a [`Var`](autograd::Var).
+//! Pass `tensor.data()` of a prediction or target tensor.
 //!
 //! # Conventions
 //!
@@ -11,8 +24,8 @@
 //! * Integer labels are `usize` in `0..n_classes`.
 //! * Binary targets are `0.0` or `1.0` exactly (as stored in a float target tensor); anything
 //!   else is an error.
-//! * `argmax` takes the first maximum on ties (as NumPy and PyTorch do). A NaN never compares
-//!   greater, so it is picked only when it is in column 0 and no later value beats it.
+//! * `argmax` is [`Tensor::argmax`](autograd::Tensor::argmax), the workspace's one arg-max:
+//!   the first maximum on ties, and a NaN counts as the largest value (as in NumPy and PyTorch).
 //! * Definitions follow scikit-learn: the confusion matrix has the true class in rows and the
 //!   predicted class in columns; a precision, recall or F1 whose denominator is zero is `0.0`
 //!   (scikit-learn's `zero_division=0`); the macro average is the unweighted mean over *all*
@@ -39,7 +52,14 @@
 //! # Ok::<(), nn::metrics::MetricError>(())
 //! ```
 
-use autograd::Float;
+mod fit;
+
+pub use fit::{
+    Accuracy, Auc, BinaryAccuracy, CategoricalAccuracy, ConfusionMatrixMetric, F1Score, MeanAbsoluteError, MeanMetric,
+    MeanSquaredError, Metric, MetricSetup, Precision, Recall, SparseCategoricalAccuracy, TopKAccuracy,
+};
+
+use autograd::{Float, Tensor};
 use std::fmt;
 
 /// Why a metric could not be computed.
@@ -112,6 +132,11 @@ pub enum MetricError {
         /// Number of samples.
         n: usize,
     },
+    /// Top-k accuracy with `k = 0`.
+    ZeroK {
+        /// The metric that failed.
+        metric: &'static str,
+    },
     /// The number of class names differs from the number of classes.
     ClassNames {
         /// Number of names given.
@@ -142,6 +167,7 @@ impl fmt::Display for MetricError {
             MetricError::SingleClass { metric, class, n } => {
                 write!(f, "{metric}: undefined when only one class is present (all {n} targets are {class})")
             }
+            MetricError::ZeroK { metric } => write!(f, "{metric}: k must be at least 1"),
             MetricError::ClassNames { names, n_classes } => {
                 write!(f, "classification report: {names} class names given for {n_classes} classes")
             }
@@ -198,19 +224,10 @@ fn binary_targets<T: Float>(metric: &'static str, targets: &[T]) -> Result<Vec<b
         .collect()
 }
 
-fn first_argmax<T: Float>(row: &[T]) -> usize {
-    let mut best = 0;
-    for (j, &v) in row.iter().enumerate().skip(1) {
-        if v > row[best] {
-            best = j;
-        }
-    }
-    best
-}
-
 /// The index of the largest value of each row of a row-major `[n, n_classes]` slice.
 ///
-/// Ties go to the first maximum (as in NumPy and PyTorch).
+/// Ties go to the first maximum and a NaN counts as the largest value (as in NumPy and
+/// PyTorch): this is [`Tensor::argmax`] over the rows.
 ///
 /// # Errors
 /// [`MetricError::ZeroClasses`] or [`MetricError::RaggedRows`] when `values.len()` is not a
@@ -222,8 +239,12 @@ fn first_argmax<T: Float>(row: &[T]) -> usize {
 /// # Ok::<(), nn::metrics::MetricError>(())
 /// ```
 pub fn argmax_rows<T: Float>(values: &[T], n_classes: usize) -> Result<Vec<usize>> {
-    check_rows("argmax_rows", values.len(), n_classes)?;
-    Ok(values.chunks_exact(n_classes).map(first_argmax).collect())
+    let n = check_rows("argmax_rows", values.len(), n_classes)?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let t = Tensor::from_vec(values.to_vec(), [n, n_classes]).expect("n rows of n_classes values");
+    Ok(t.argmax(-1).0)
 }
 
 fn fraction(metric: &'static str, hits: usize, n: usize) -> Result<f64> {
@@ -278,11 +299,8 @@ pub fn categorical_accuracy<T: Float>(predictions: &[T], targets: &[T], n_classe
     const M: &str = "categorical_accuracy";
     check_len(M, "predictions and targets", predictions.len(), targets.len())?;
     let n = check_rows(M, predictions.len(), n_classes)?;
-    let hits = predictions
-        .chunks_exact(n_classes)
-        .zip(targets.chunks_exact(n_classes))
-        .filter(|(p, t)| first_argmax(p) == first_argmax(t))
-        .count();
+    let (p, t) = (argmax_rows(predictions, n_classes)?, argmax_rows(targets, n_classes)?);
+    let hits = p.iter().zip(&t).filter(|(a, b)| a == b).count();
     fraction(M, hits, n)
 }
 
@@ -306,7 +324,37 @@ pub fn sparse_categorical_accuracy<T: Float>(predictions: &[T], labels: &[usize]
     let n = check_rows(M, predictions.len(), n_classes)?;
     check_len(M, "prediction rows and labels", n, labels.len())?;
     check_labels(M, labels, n_classes)?;
-    let hits = predictions.chunks_exact(n_classes).zip(labels).filter(|(p, &l)| first_argmax(p) == l).count();
+    let hits = argmax_rows(predictions, n_classes)?.iter().zip(labels).filter(|(p, l)| p == l).count();
+    fraction(M, hits, n)
+}
+
+/// Top-`k` accuracy: the fraction of rows whose true label is among the `k` highest scores.
+/// A label counts as in the top `k` when fewer than `k` classes score strictly higher (so
+/// ties at the boundary count as hits, as TensorFlow's `in_top_k`); a NaN score of the true
+/// class is a miss. `k >= n_classes` gives 1.
+///
+/// # Errors
+/// As [`sparse_categorical_accuracy`], and `k == 0`.
+///
+/// ```
+/// // Row 0 ranks label 2 second, row 1 ranks label 0 third.
+/// let scores = [0.1_f32, 0.6, 0.3, 0.2, 0.5, 0.3];
+/// assert_eq!(nn::metrics::top_k_accuracy(&scores, &[2, 0], 3, 2)?, 0.5);
+/// # Ok::<(), nn::metrics::MetricError>(())
+/// ```
+pub fn top_k_accuracy<T: Float>(predictions: &[T], labels: &[usize], n_classes: usize, k: usize) -> Result<f64> {
+    const M: &str = "top_k_accuracy";
+    let n = check_rows(M, predictions.len(), n_classes)?;
+    check_len(M, "prediction rows and labels", n, labels.len())?;
+    check_labels(M, labels, n_classes)?;
+    if k == 0 {
+        return Err(MetricError::ZeroK { metric: M });
+    }
+    let hits = predictions
+        .chunks_exact(n_classes)
+        .zip(labels)
+        .filter(|(row, &l)| !row[l].is_nan() && row.iter().filter(|&&v| v > row[l]).count() < k)
+        .count();
     fraction(M, hits, n)
 }
 
@@ -479,6 +527,61 @@ impl ConfusionMatrix {
     }
 }
 
+/// How per-class precision, recall and F1 are combined into one number (scikit-learn's
+/// `average`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Average {
+    /// The score of class 1, the positive class (for two classes; scikit-learn's default).
+    Binary,
+    /// The unweighted mean over all classes.
+    Macro,
+    /// From the total counts: true positives over all predictions (or all samples). For
+    /// single-label classification, micro precision, recall and F1 all equal the accuracy.
+    Micro,
+    /// The mean over classes weighted by their support.
+    Weighted,
+}
+
+impl ConfusionMatrix {
+    fn average(&self, per_class: Vec<f64>, avg: Average) -> f64 {
+        match avg {
+            Average::Binary => per_class.get(1).copied().unwrap_or(0.0),
+            Average::Macro => mean(&per_class),
+            // Every sample is one prediction and one true class: micro precision = micro
+            // recall = micro F1 = trace / total.
+            Average::Micro => ratio(self.true_positives().iter().sum(), self.total()),
+            Average::Weighted => {
+                let s = self.support();
+                ratio_f(per_class.iter().zip(&s).map(|(&v, &w)| v * w as f64).sum(), self.total())
+            }
+        }
+    }
+
+    /// Precision combined over classes by `avg`.
+    pub fn precision_avg(&self, avg: Average) -> f64 {
+        self.average(self.precision(), avg)
+    }
+
+    /// Recall combined over classes by `avg`.
+    pub fn recall_avg(&self, avg: Average) -> f64 {
+        self.average(self.recall(), avg)
+    }
+
+    /// F1 combined over classes by `avg` (macro: the mean of the per-class F1, as
+    /// scikit-learn; micro: from the total counts).
+    pub fn f1_avg(&self, avg: Average) -> f64 {
+        self.average(self.f1(), avg)
+    }
+}
+
+fn ratio_f(num: f64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num / den as f64
+    }
+}
+
 impl fmt::Display for ConfusionMatrix {
     /// A right-aligned grid, one line per true class.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -590,6 +693,34 @@ pub fn roc_auc<T: Float>(scores: &[T], targets: &[T]) -> Result<f64> {
     // U = rank_sum - p (p + 1) / 2, so 2U = twice_rank_sum - p (p + 1).
     let twice_u = twice_rank_sum - p * (p + 1);
     Ok(twice_u as f64 / (2.0 * p as f64 * q as f64))
+}
+
+/// One-vs-rest ROC AUC of multi-class scores: for each class, [`roc_auc`] of its column
+/// against "is this class", then the unweighted mean over the classes (scikit-learn's
+/// `roc_auc_score(y, scores, multi_class="ovr", average="macro")`). `scores` is a row-major
+/// `[n, n_classes]` slice (probabilities, or any scores monotone per class).
+///
+/// # Errors
+/// As [`roc_auc`] for any class, in particular [`MetricError::SingleClass`] when a class never
+/// occurs (scikit-learn raises there too); a label out of range.
+///
+/// ```
+/// let scores = [0.8_f64, 0.1, 0.1, 0.2, 0.7, 0.1, 0.3, 0.3, 0.4, 0.1, 0.2, 0.7];
+/// assert_eq!(nn::metrics::roc_auc_ovr(&scores, &[0, 1, 2, 2], 3)?, 1.0);
+/// # Ok::<(), nn::metrics::MetricError>(())
+/// ```
+pub fn roc_auc_ovr<T: Float>(scores: &[T], labels: &[usize], n_classes: usize) -> Result<f64> {
+    const M: &str = "roc_auc_ovr";
+    let n = check_rows(M, scores.len(), n_classes)?;
+    check_len(M, "score rows and labels", n, labels.len())?;
+    check_labels(M, labels, n_classes)?;
+    let mut sum = 0.0;
+    for c in 0..n_classes {
+        let col: Vec<T> = scores.chunks_exact(n_classes).map(|r| r[c]).collect();
+        let is_c: Vec<T> = labels.iter().map(|&l| if l == c { T::ONE } else { T::ZERO }).collect();
+        sum += roc_auc(&col, &is_c)?;
+    }
+    Ok(sum / n_classes as f64)
 }
 
 /// Precision, recall, F1 and support of one class (or one average) in a
